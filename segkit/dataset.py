@@ -1,0 +1,96 @@
+"""`Dataset`: the canonical tables of one source, plus the truth of simulated data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from segkit.schema import TABLE_NAMES
+
+
+@dataclass
+class Truth:
+    """What the demo generator planted, so analyses can be checked against it.
+
+    Attributes
+    ----------
+    channel_effects : DataFrame
+        ``channel``, ``incremental_effect``: the increase in a journey's
+        conversion probability from one touch of the channel (direct is 0).
+    customers : DataFrame
+        ``customer_id`` and one boolean column per planted behaviour:
+        ``vip``, ``discount_abuser``, ``cherry_picker``, ``churned``, ``charmed``.
+    experiments : DataFrame
+        ``experiment``, ``control_rate``, ``treatment_rate``, ``absolute_lift``,
+        ``relative_lift``, ``window_days``: the planted conversion rates within
+        the window after assignment.
+    defects : DataFrame
+        ``table``, ``row``, ``rule``: rows deliberately made invalid, which
+        validation must send to the rejects ledger.
+    """
+
+    channel_effects: pd.DataFrame
+    customers: pd.DataFrame
+    experiments: pd.DataFrame
+    defects: pd.DataFrame
+
+
+@dataclass
+class Dataset:
+    """One data source in canonical form: a frame (or ``None``) per table.
+
+    Example
+    -------
+    >>> import segkit as sk
+    >>> data = sk.simulate(n_customers=200, seed=1)
+    >>> sorted(data.tables())[:2]
+    ['customers', 'experiments']
+    """
+
+    orders: Any = None
+    customers: Any = None
+    touchpoints: Any = None
+    spend: Any = None
+    feedback: Any = None
+    experiments: Any = None
+    truth: Truth | None = field(default=None, repr=False)
+
+    def tables(self) -> dict[str, Any]:
+        """The tables present, by canonical name, in canonical order."""
+        return {name: getattr(self, name) for name in TABLE_NAMES if getattr(self, name) is not None}
+
+    def row_counts(self) -> pd.DataFrame:
+        """A small ``table``/``rows`` frame of the tables present."""
+        return pd.DataFrame(
+            {"table": list(self.tables()), "rows": [len(t) for t in self.tables().values()]}
+        )
+
+    def replace(self, **tables: Any) -> Dataset:
+        """A copy with some tables replaced (the truth is kept)."""
+        current = {f.name: getattr(self, f.name) for f in fields(self)}
+        return Dataset(**{**current, **tables})
+
+    def write(
+        self, directory: str | Path, format: Literal["parquet", "csv"] = "parquet"
+    ) -> dict[str, Path]:
+        """Write each table as ``<directory>/<table>.<format>``; returns the paths."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        written = {}
+        for name, frame in self.tables().items():
+            path = directory / f"{name}.{format}"
+            if format == "parquet":
+                frame.to_parquet(path, index=False)
+            elif format == "csv":
+                frame.to_csv(path, index=False)
+            else:
+                raise ValueError(f"format must be 'parquet' or 'csv', not {format!r}")
+            written[name] = path
+        return written
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{name}={len(t):,}" for name, t in self.tables().items())
+        return f"Dataset({counts}{', with truth' if self.truth is not None else ''})"
