@@ -57,6 +57,9 @@ class Dataset:
     feedback: Any = None
     experiments: Any = None
     truth: Truth | None = field(default=None, repr=False)
+    #: Source lines that could not be parsed at all (``table``, ``line``, ``text``,
+    #: ``error``); validation sends them to the rejects ledger.
+    unreadable: pd.DataFrame | None = field(default=None, repr=False)
 
     def tables(self) -> dict[str, Any]:
         """The tables present, by canonical name, in canonical order."""
@@ -69,7 +72,7 @@ class Dataset:
         )
 
     def replace(self, **tables: Any) -> Dataset:
-        """A copy with some tables replaced (the truth is kept)."""
+        """A copy with some tables replaced (truth and unreadable lines are kept)."""
         current = {f.name: getattr(self, f.name) for f in fields(self)}
         return Dataset(**{**current, **tables})
 

@@ -19,7 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from segkit.dataset import Dataset, Truth
 from segkit.errors import StageOutputMissing
+from segkit.schema import TABLE_NAMES
+
+TRUTH_PARTS = ("channel_effects", "customers", "experiments", "defects")
 
 #: Which notebook writes each stage file, for the error that names what to run first.
 STAGE_WRITERS = {
@@ -88,6 +92,24 @@ class RunPaths:
         path = self.stage_file(name)
         frame.to_parquet(path, index=False)
         return path
+
+    def write_dataset(self, data: Dataset) -> pd.DataFrame:
+        """Write every table (and a simulation's truth as ``truth_*``); a file/rows table."""
+        frames = dict(data.tables())
+        if data.truth is not None:
+            frames |= {f"truth_{part}": getattr(data.truth, part) for part in TRUTH_PARTS}
+        written = [(self.write(name, frame).name, len(frame)) for name, frame in frames.items()]
+        return pd.DataFrame(written, columns=["file", "rows"])
+
+    def read_dataset(self) -> Dataset:
+        """The clean tables stage 01 wrote (absent optional tables are ``None``)."""
+        if not self.has("orders"):
+            self.read("orders")  # raises the error that says which notebook to run
+        tables = {name: self.read(name) for name in TABLE_NAMES if self.has(name)}
+        truth = None
+        if all(self.has(f"truth_{part}") for part in TRUTH_PARTS):
+            truth = Truth(*(self.read(f"truth_{part}") for part in TRUTH_PARTS))
+        return Dataset(**tables, truth=truth)
 
 
 def run_paths(run: str | Path) -> RunPaths:

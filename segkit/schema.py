@@ -36,7 +36,10 @@ class Field:
 
     ``default`` fills an optional column the source lacks (``None`` leaves it
     missing); ``minimum``/``maximum`` bound numbers; ``pii`` marks personal data
-    that reports must never print.
+    that reports must never print. ``on_error`` says what an invalid value
+    costs: ``reject`` sends the row to the rejects ledger, ``clear`` keeps the
+    row with the value replaced by ``default`` (or missing) and records it in the
+    ledger, so a bad age does not cost a customer and all their orders.
     """
 
     name: str
@@ -49,6 +52,7 @@ class Field:
     not_future: bool = False
     default: Any = None
     pii: bool = False
+    on_error: Literal["reject", "clear"] = "reject"
 
 
 @dataclass(frozen=True)
@@ -82,22 +86,27 @@ def _req(name: str, kind: Kind, description: str, **rules: Any) -> Field:
     return Field(name, kind, description, required=True, nullable=False, **rules)
 
 
+def _attr(name: str, kind: Kind, description: str, **rules: Any) -> Field:
+    """An optional descriptive attribute: an invalid value is cleared, not the row."""
+    return Field(name, kind, description, on_error="clear", **rules)
+
+
 CUSTOMERS = Table(
     "customers",
     "One row per customer with demographic, geographic and psychographic attributes.",
     (
         _req("customer_id", "id", "Customer identifier, unique."),
-        Field("signup_date", "date", "Day the customer registered.", not_future=True),
-        Field("email", "string", "Email address (personal data).", pii=True),
-        Field("country", "string", "Country code, e.g. DE."),
-        Field("region", "string", "Region within the country."),
-        Field("city", "string", "City."),
-        Field("age", "int", "Age in years.", minimum=0, maximum=120),
-        Field("gender", "string", "Self-declared gender."),
-        Field("income_band", "string", "Income band, e.g. low | middle | high."),
-        Field("interests", "string", "Psychographic interest tags separated by '|'."),
-        Field("preferred_device", "string", "mobile | desktop | tablet."),
-        Field(
+        _attr("signup_date", "date", "Day the customer registered.", not_future=True),
+        _attr("email", "string", "Email address (personal data).", pii=True),
+        _attr("country", "string", "Country code, e.g. DE."),
+        _attr("region", "string", "Region within the country."),
+        _attr("city", "string", "City."),
+        _attr("age", "int", "Age in years.", minimum=0, maximum=120),
+        _attr("gender", "string", "Self-declared gender."),
+        _attr("income_band", "string", "Income band, e.g. low | middle | high."),
+        _attr("interests", "string", "Psychographic interest tags separated by '|'."),
+        _attr("preferred_device", "string", "mobile | desktop | tablet."),
+        _attr(
             "consent_marketing",
             "bool",
             "True only when the customer agreed to marketing; absent means no consent.",
@@ -133,9 +142,9 @@ TOUCHPOINTS = Table(
         _req("customer_id", "id", "Customer who was touched."),
         _req("ts", "timestamp", "When the interaction happened.", not_future=True),
         _req("channel", "string", "Marketing channel, e.g. paid_search, email, direct."),
-        Field("campaign", "string", "Campaign within the channel."),
-        Field("interaction", "string", "impression | click | visit | email_open | ..."),
-        Field("cost", "float", "Cost of this interaction, when known.", minimum=0),
+        _attr("campaign", "string", "Campaign within the channel."),
+        _attr("interaction", "string", "impression | click | visit | email_open | ..."),
+        _attr("cost", "float", "Cost of this interaction, when known.", minimum=0),
     ),
 )
 
@@ -160,7 +169,7 @@ FEEDBACK = Table(
         _req("customer_id", "id", "Customer who gave the feedback."),
         _req("ts", "timestamp", "When it was given.", not_future=True),
         _req("score", "float", "Score, 0 (worst) to 10 (best).", minimum=0, maximum=10),
-        Field("source", "string", "survey | review | support."),
+        _attr("source", "string", "survey | review | support."),
     ),
 )
 

@@ -1,0 +1,38 @@
+# segkit — two commands on a fresh machine: `make report` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PARAMS ?= params/demo.yaml
+
+.PHONY: setup report test lint lab bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## Run the demo report (or PARAMS=params/x.yaml) into outputs/<params name>/
+report: setup
+	$(BIN)/segkit run --params $(PARAMS)
+
+## Lint, then every test: unit, notebooks (nbval) and papermill runs
+test: setup lint
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## JupyterLab on the notebooks
+lab: setup
+	$(BIN)/jupyter lab notebooks
+
+## Speed benchmarks (printed tables, not tests)
+bench: setup
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
