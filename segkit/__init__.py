@@ -21,6 +21,7 @@ from segkit.paths import RunPaths, run_paths
 from segkit.privacy import mask_email, redact
 from segkit.profiles import segment_summary
 from segkit.reach import channel_reach, touch_counts
+from segkit.simulation import simulate
 from segkit.sources import load_source
 from segkit.validation import Validation, validate
 from segkit.value import pareto_curve, revenue_share_of_top
@@ -54,6 +55,7 @@ __all__ = [
     "revenue_share_of_top",
     "run_paths",
     "segment_summary",
+    "simulate",
     "touch_counts",
     "validate",
 ]

@@ -99,8 +99,9 @@ def _emails(customers: pd.DataFrame | None) -> pd.DataFrame:
     bad = emails[~emails.str.match(EMAIL_PATTERN)]
     examples = ", ".join(bad.head(3).map(mask_email))
     share = len(bad) / len(emails) if len(emails) else np.nan
-    return pd.DataFrame({"rows": [len(bad)], "of": [len(emails)], "share": [share],
-                         "examples": [examples]})
+    return pd.DataFrame(
+        {"rows": [len(bad)], "of": [len(emails)], "share": [share], "examples": [examples]}
+    )
 
 
 def _orphans(rejects: pd.DataFrame) -> pd.DataFrame:

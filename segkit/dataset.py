@@ -63,7 +63,9 @@ class Dataset:
 
     def tables(self) -> dict[str, Any]:
         """The tables present, by canonical name, in canonical order."""
-        return {name: getattr(self, name) for name in TABLE_NAMES if getattr(self, name) is not None}
+        return {
+            name: getattr(self, name) for name in TABLE_NAMES if getattr(self, name) is not None
+        }
 
     def row_counts(self) -> pd.DataFrame:
         """A small ``table``/``rows`` frame of the tables present."""

@@ -55,7 +55,9 @@ def monthly_orders_chart(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax = _axes(ax)
     months = data["order_ts"].dt.to_period("M").value_counts().sort_index()
     ax.plot(months.index.to_timestamp(), months.to_numpy(), marker="o")
-    ax.set(xlabel="", ylabel="orders", title="Orders per month: the seasonality to read segments by")
+    ax.set(
+        xlabel="", ylabel="orders", title="Orders per month: the seasonality to read segments by"
+    )
     return ax
 
 
@@ -64,14 +66,18 @@ def pareto_chart(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax = _axes(ax)
     ax.plot(data["customer_share"], data["revenue_share"], label="customers ranked by revenue")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="every customer equal")
-    ax.set(xlabel="share of customers (top first)", ylabel="share of revenue",
-           title="A few customers bring most of the revenue")
+    ax.set(
+        xlabel="share of customers (top first)",
+        ylabel="share of revenue",
+        title="A few customers bring most of the revenue",
+    )
     ax.legend(loc="lower right")
     return ax
 
 
-def share_heatmap(data: pd.DataFrame, x: str, y: str, value: str, title: str,
-                  ax: Axes | None = None) -> Axes:
+def share_heatmap(
+    data: pd.DataFrame, x: str, y: str, value: str, title: str, ax: Axes | None = None
+) -> Axes:
     """A heatmap of ``value`` by ``y`` (rows) and ``x`` (columns), cells labelled as %."""
     ax = _axes(ax)
     grid = data.pivot_table(index=y, columns=x, values=value, aggfunc="sum", fill_value=0)

@@ -3,7 +3,9 @@
 Example
 -------
 >>> import pandas as pd
->>> touches = pd.DataFrame({"customer_id": ["a", "a", "b"], "channel": ["email", "direct", "email"]})
+>>> touches = pd.DataFrame(
+...     {"customer_id": ["a", "a", "b"], "channel": ["email", "direct", "email"]}
+... )
 >>> segments = pd.DataFrame({"customer_id": ["a", "b"], "segment": ["X", "Y"]})
 >>> channel_reach(touches, segments)["touches"].tolist()
 [1, 1, 1]

@@ -154,7 +154,9 @@ def read_csv(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     bad = []
 
     def keep_invalid(row: pacsv.InvalidRow) -> str:
-        bad.append((row.text, f"expected {row.expected_columns} fields, found {row.actual_columns}"))
+        bad.append(
+            (row.text, f"expected {row.expected_columns} fields, found {row.actual_columns}")
+        )
         return "skip"
 
     options = pacsv.ParseOptions(invalid_row_handler=keep_invalid)
@@ -190,7 +192,9 @@ def _load_sql(source: Mapping[str, Any]) -> Dataset:
         raise ParameterError("a sql source needs a 'url' and a 'queries' mapping {table: SQL}")
     unknown = set(queries) - set(TABLE_NAMES)
     if unknown:
-        raise ParameterError(f"queries: unknown table(s) {sorted(unknown)}; tables are {TABLE_NAMES}")
+        raise ParameterError(
+            f"queries: unknown table(s) {sorted(unknown)}; tables are {TABLE_NAMES}"
+        )
     return Dataset(**{table: read_sql(url, query) for table, query in queries.items()})
 
 

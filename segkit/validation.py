@@ -40,9 +40,7 @@ from segkit.errors import DataContractError
 from segkit.privacy import mask_email
 from segkit.schema import DTYPES, TABLES, Field, Table
 
-LEDGER_COLUMNS = [
-    "table", "row", "line", "rule", "column", "value", "action", "message", "record"
-]
+LEDGER_COLUMNS = ["table", "row", "line", "rule", "column", "value", "action", "message", "record"]
 _NO_PROBLEMS = pd.DataFrame(
     {"row": pd.Series(dtype="int64")}
     | {c: pd.Series(dtype="str") for c in ("rule", "column", "message", "value")}
@@ -91,9 +89,11 @@ class Validation:
         """
         ledger = self.rejects.groupby(["table", "rule"], sort=False).head(n)
         pii = ledger["column"].isin([c for t in TABLES.values() for c in t.pii_columns])
-        return ledger.drop(columns="record").assign(
-            value=ledger["value"].where(~pii, ledger["value"].map(mask_email))
-        ).reset_index(drop=True)
+        return (
+            ledger.drop(columns="record")
+            .assign(value=ledger["value"].where(~pii, ledger["value"].map(mask_email)))
+            .reset_index(drop=True)
+        )
 
 
 def validate(data: Dataset, as_of: str | pd.Timestamp | None = None) -> Validation:
@@ -128,8 +128,9 @@ def validate(data: Dataset, as_of: str | pd.Timestamp | None = None) -> Validati
         rejected = ledger.loc[ledger["action"] == "rejected", "row"].nunique() + len(lines)
         cleared = ledger.loc[ledger["action"] == "cleared", "row"].nunique()
         counts.append((name, len(frame) + len(lines), len(kept), rejected, cleared))
-        notes += [f"{name}: column '{c}' absent, filled with {schema.field(c).default!r}"
-                  for c in added]
+        notes += [
+            f"{name}: column '{c}' absent, filled with {schema.field(c).default!r}" for c in added
+        ]
     rejects = pd.concat(ledgers, ignore_index=True).astype({"row": "Int64", "line": "Int64"})
     columns = ["table", "rows_in", "kept", "rejected", "values_cleared"]
     return Validation(data.replace(**clean), rejects, pd.DataFrame(counts, columns=columns), notes)
@@ -166,7 +167,9 @@ def _require_columns(schema: Table, frame: pd.DataFrame) -> None:
         if name not in frame.columns:
             spec = schema.field(name)
             raise DataContractError(
-                schema.name, name, f"a {spec.kind} column ({spec.description})",
+                schema.name,
+                name,
+                f"a {spec.kind} column ({spec.description})",
                 f"columns {list(frame.columns)}; map yours with a columns: entry",
             )
 
@@ -231,13 +234,19 @@ def _timestamps(values: pd.Series) -> pd.Series:
     return values.astype("datetime64[us]")
 
 
-def _problems(mask: pd.Series, column: str, rule: str, message: str,
-              values: pd.Series) -> pd.DataFrame:
+def _problems(
+    mask: pd.Series, column: str, rule: str, message: str, values: pd.Series
+) -> pd.DataFrame:
     rows = np.flatnonzero(mask.to_numpy(dtype=bool))
-    return pd.DataFrame({
-        "row": rows, "rule": rule, "column": column, "message": message,
-        "value": values.iloc[rows].astype("str").to_numpy() if len(rows) else [],
-    })
+    return pd.DataFrame(
+        {
+            "row": rows,
+            "rule": rule,
+            "column": column,
+            "message": message,
+            "value": values.iloc[rows].astype("str").to_numpy() if len(rows) else [],
+        }
+    )
 
 
 def _pandera_schema(schema: Table, as_of: pd.Timestamp) -> pa.DataFrameSchema:
@@ -261,34 +270,64 @@ def _rule_violations(schema: Table, typed: pd.DataFrame, as_of: pd.Timestamp) ->
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases.dropna(subset=["index"])
         rule = cases["check"].where(cases["check"] != "not_nullable", "missing_value")
-        messages = {"missing_value": "a value is required", "minimum": "below the minimum",
-                    "maximum": "above the maximum", "future_timestamp": f"after as_of {as_of}"}
-        return pd.DataFrame({
-            "row": cases["index"].astype(int).to_numpy(), "rule": rule.to_numpy(),
-            "column": cases["column"].to_numpy(), "message": rule.map(messages).to_numpy(),
-            "value": cases["failure_case"].astype("str").to_numpy(),
-        })
+        messages = {
+            "missing_value": "a value is required",
+            "minimum": "below the minimum",
+            "maximum": "above the maximum",
+            "future_timestamp": f"after as_of {as_of}",
+        }
+        return pd.DataFrame(
+            {
+                "row": cases["index"].astype(int).to_numpy(),
+                "rule": rule.to_numpy(),
+                "column": cases["column"].to_numpy(),
+                "message": rule.map(messages).to_numpy(),
+                "value": cases["failure_case"].astype("str").to_numpy(),
+            }
+        )
     return _NO_PROBLEMS
 
 
-def _relational_violations(schema: Table, typed: pd.DataFrame, rejected: pd.Series,
-                           customers: pd.DataFrame | None) -> pd.DataFrame:
+def _relational_violations(
+    schema: Table, typed: pd.DataFrame, rejected: pd.Series, customers: pd.DataFrame | None
+) -> pd.DataFrame:
     """Duplicate keys (among otherwise valid rows), unknown customers, clicks > impressions."""
     invalid = typed.index.isin(rejected)
     found = []
     if schema.key:
         duplicated = typed[schema.key].duplicated() & ~invalid
-        found.append(_problems(duplicated, schema.key, "duplicate_key",
-                               f"{schema.key} seen in an earlier row", typed[schema.key]))
+        found.append(
+            _problems(
+                duplicated,
+                schema.key,
+                "duplicate_key",
+                f"{schema.key} seen in an earlier row",
+                typed[schema.key],
+            )
+        )
     if schema.references_customers and customers is not None:
         ids = typed["customer_id"]
         unknown = ~ids.isin(customers["customer_id"]) & ids.notna()
-        found.append(_problems(unknown, "customer_id", "unknown_customer",
-                               "customer_id not in the customers table", typed["customer_id"]))
+        found.append(
+            _problems(
+                unknown,
+                "customer_id",
+                "unknown_customer",
+                "customer_id not in the customers table",
+                typed["customer_id"],
+            )
+        )
     if schema.name == "spend":
         excess = (typed["clicks"] > typed["impressions"]).fillna(False)
-        found.append(_problems(excess, "clicks", "clicks_exceed_impressions",
-                               "more clicks than impressions", typed["clicks"]))
+        found.append(
+            _problems(
+                excess,
+                "clicks",
+                "clicks_exceed_impressions",
+                "more clicks than impressions",
+                typed["clicks"],
+            )
+        )
     return pd.concat([_NO_PROBLEMS, *found], ignore_index=True)
 
 
@@ -296,18 +335,29 @@ def _ledger(table: str, original: pd.DataFrame, problems: pd.DataFrame) -> pd.Da
     problems = problems.sort_values(["row", "column"], kind="stable").reset_index(drop=True)
     rows = problems["row"].astype(int).to_numpy()
     records = original.reset_index(drop=True).iloc[np.unique(rows)]
-    as_json = {row: json.dumps(rec, default=str)
-               for row, rec in zip(records.index, records.to_dict("records"), strict=True)}
-    return problems.assign(table=table, line=pd.NA,
-                           record=[as_json[r] for r in rows])[LEDGER_COLUMNS]
+    as_json = {
+        row: json.dumps(rec, default=str)
+        for row, rec in zip(records.index, records.to_dict("records"), strict=True)
+    }
+    return problems.assign(table=table, line=pd.NA, record=[as_json[r] for r in rows])[
+        LEDGER_COLUMNS
+    ]
 
 
 def _unreadable_ledger(table: str, unreadable: pd.DataFrame | None) -> pd.DataFrame:
     if unreadable is None or unreadable.empty:
         return pd.DataFrame(columns=LEDGER_COLUMNS)
     lines = unreadable[unreadable["table"] == table]
-    return pd.DataFrame({
-        "table": table, "row": pd.NA, "line": lines["line"].to_numpy(), "rule": "malformed_line",
-        "column": pd.NA, "value": pd.NA, "action": "rejected", "message": lines["error"].to_numpy(),
-        "record": lines["text"].to_numpy(),
-    })[LEDGER_COLUMNS]
+    return pd.DataFrame(
+        {
+            "table": table,
+            "row": pd.NA,
+            "line": lines["line"].to_numpy(),
+            "rule": "malformed_line",
+            "column": pd.NA,
+            "value": pd.NA,
+            "action": "rejected",
+            "message": lines["error"].to_numpy(),
+            "record": lines["text"].to_numpy(),
+        }
+    )[LEDGER_COLUMNS]

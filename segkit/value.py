@@ -24,10 +24,12 @@ def pareto_curve(orders: pd.DataFrame) -> pd.DataFrame:
     if total <= 0:
         raise ValueError("orders have no positive revenue; a Pareto curve is undefined")
     n = len(revenue)
-    return pd.DataFrame({
-        "customer_share": np.arange(n + 1) / n,
-        "revenue_share": np.concatenate([[0.0], revenue.cumsum().to_numpy() / total]),
-    })
+    return pd.DataFrame(
+        {
+            "customer_share": np.arange(n + 1) / n,
+            "revenue_share": np.concatenate([[0.0], revenue.cumsum().to_numpy() / total]),
+        }
+    )
 
 
 def revenue_share_of_top(orders: pd.DataFrame, top: float = 0.2) -> float:

@@ -24,19 +24,29 @@ PROJECT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def small_dataset() -> Dataset:
     """Three customers and five valid orders, as strings like a CSV gives them."""
-    customers = pd.DataFrame({
-        "customer_id": ["c1", "c2", "c3"],
-        "email": ["ann@example.com", "bob@example.org", "cy@example.net"],
-        "age": ["34", "51", "27"],
-        "consent_marketing": ["true", "false", "yes"],
-    })
-    orders = pd.DataFrame({
-        "order_id": ["o1", "o2", "o3", "o4", "o5"],
-        "customer_id": ["c1", "c1", "c2", "c3", "c3"],
-        "order_ts": ["2024-01-05", "2024-02-01 10:30", "2024-03-03", "2024-03-04", "2024-05-06"],
-        "revenue": ["10.5", "20", "7.25", "100", "0"],
-        "discount": ["0", "5", "0", "0", "0"],
-        "items": ["1", "2", "1", "3", "1"],
-        "returned": ["false", "false", "true", "0", "no"],
-    })
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c3"],
+            "email": ["ann@example.com", "bob@example.org", "cy@example.net"],
+            "age": ["34", "51", "27"],
+            "consent_marketing": ["true", "false", "yes"],
+        }
+    )
+    orders = pd.DataFrame(
+        {
+            "order_id": ["o1", "o2", "o3", "o4", "o5"],
+            "customer_id": ["c1", "c1", "c2", "c3", "c3"],
+            "order_ts": [
+                "2024-01-05",
+                "2024-02-01 10:30",
+                "2024-03-03",
+                "2024-03-04",
+                "2024-05-06",
+            ],
+            "revenue": ["10.5", "20", "7.25", "100", "0"],
+            "discount": ["0", "5", "0", "0", "0"],
+            "items": ["1", "2", "1", "3", "1"],
+            "returned": ["false", "false", "true", "0", "no"],
+        }
+    )
     return Dataset(orders=orders, customers=customers)

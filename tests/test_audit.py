@@ -24,9 +24,11 @@ def test_audit_counts_each_kind_of_problem(small_dataset):
         email=["ann@example.com", "bob at example.org", None]
     )
     orders = pd.concat(
-        [small_dataset.orders,
-         small_dataset.orders.iloc[[0]],  # exact duplicate row, duplicate order_id
-         small_dataset.orders.iloc[[1]].assign(order_id="o9", customer_id="ghost")],
+        [
+            small_dataset.orders,
+            small_dataset.orders.iloc[[0]],  # exact duplicate row, duplicate order_id
+            small_dataset.orders.iloc[[1]].assign(order_id="o9", customer_id="ghost"),
+        ],
         ignore_index=True,
     )
     raw = small_dataset.replace(customers=customers, orders=orders)
@@ -43,11 +45,14 @@ def test_audit_counts_each_kind_of_problem(small_dataset):
 
 
 def test_outliers_use_fences_of_the_clean_column():
-    orders = pd.DataFrame({
-        "order_id": [f"o{i}" for i in range(9)], "customer_id": ["c"] * 9,
-        "order_ts": ["2024-01-01"] * 9,
-        "revenue": [10.0, 11, 12, 10, 11, 12, 10, 11, 500],
-    })
+    orders = pd.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(9)],
+            "customer_id": ["c"] * 9,
+            "order_ts": ["2024-01-01"] * 9,
+            "revenue": [10.0, 11, 12, 10, 11, 12, 10, 11, 500],
+        }
+    )
     raw = sk.Dataset(orders=orders)
     outliers = sk.audit(raw, sk.validate(raw, as_of="2025-01-01")).outliers.set_index("column")
     # Q1 = 10, Q3 = 12 -> upper fence 12 + 3 × 2 = 18: only 500 is out.

@@ -38,7 +38,10 @@ def test_environment_yml_lists_the_dependencies_of_pyproject():
 
 def test_there_are_four_stage_notebooks():
     assert [p.stem for p in NOTEBOOKS] == [
-        "01_data_collection", "02_segmentation", "03_attribution", "04_analysis"
+        "01_data_collection",
+        "02_segmentation",
+        "03_attribution",
+        "04_analysis",
     ]
 
 

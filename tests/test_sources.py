@@ -17,8 +17,14 @@ o2,c1,2024-01-02,20
 o3,c2,2024-01-03,7,unexpected,fields
 o4,c2,2024-01-04,8
 """
-MAPPING = {"orders": {"OrderID": "order_id", "Customer": "customer_id", "When": "order_ts",
-                      "Amount": "revenue"}}
+MAPPING = {
+    "orders": {
+        "OrderID": "order_id",
+        "Customer": "customer_id",
+        "When": "order_ts",
+        "Amount": "revenue",
+    }
+}
 
 
 @pytest.fixture
@@ -33,13 +39,19 @@ def csv_folder(tmp_path):
 def test_csv_keeps_malformed_lines_with_their_line_number(csv_folder):
     frame, unreadable = read_csv(csv_folder / "orders.csv")
     assert frame["OrderID"].tolist() == ["o1", "o2", "o4"]
-    assert unreadable[["line", "text"]].values.tolist() == [[4, "o3,c2,2024-01-03,7,unexpected,fields"]]
+    assert unreadable[["line", "text"]].values.tolist() == [
+        [4, "o3,c2,2024-01-03,7,unexpected,fields"]
+    ]
     assert "expected 4 fields, found 6" in unreadable["error"].iloc[0]
 
 
 def test_csv_source_maps_columns_and_ledgers_the_malformed_line(csv_folder):
-    source = {"kind": "csv", "path": str(csv_folder), "tables": {"customers": "clients.csv"},
-              "columns": MAPPING}
+    source = {
+        "kind": "csv",
+        "path": str(csv_folder),
+        "tables": {"customers": "clients.csv"},
+        "columns": MAPPING,
+    }
     raw = sk.load_source(source)
     assert list(raw.tables()) == ["customers", "orders"]
     assert list(raw.orders.columns) == ["order_id", "customer_id", "order_ts", "revenue"]
@@ -64,18 +76,19 @@ def test_duckdb_and_sqlite_sources_give_the_same_tables(tmp_path, small_dataset)
     with sqlite3.connect(tmp_path / "shop.db") as con:
         orders.to_sql("sales", con, index=False)
     query = {"orders": "SELECT * FROM sales ORDER BY order_id"}
-    from_duckdb = sk.load_source({"kind": "sql", "url": f"duckdb:///{tmp_path}/shop.duckdb",
-                                  "queries": query})
-    from_sqlite = sk.load_source({"kind": "sql", "url": f"sqlite:///{tmp_path}/shop.db",
-                                  "queries": query})
+    from_duckdb = sk.load_source(
+        {"kind": "sql", "url": f"duckdb:///{tmp_path}/shop.duckdb", "queries": query}
+    )
+    from_sqlite = sk.load_source(
+        {"kind": "sql", "url": f"sqlite:///{tmp_path}/shop.db", "queries": query}
+    )
     clean = [sk.validate(d, as_of="2025-01-01").clean.orders for d in (from_duckdb, from_sqlite)]
     pd.testing.assert_frame_equal(clean[0], clean[1])
     assert clean[0]["revenue"].sum() == pytest.approx(137.75)
 
 
 def test_mapping_a_column_the_source_lacks_is_an_error(csv_folder):
-    source = {"kind": "csv", "path": str(csv_folder),
-              "columns": {"orders": {"Amout": "revenue"}}}
+    source = {"kind": "csv", "path": str(csv_folder), "columns": {"orders": {"Amout": "revenue"}}}
     with pytest.raises(sk.DataContractError, match="'Amout'"):
         sk.load_source(source)
 
@@ -86,7 +99,10 @@ def test_mapping_a_column_the_source_lacks_is_an_error(csv_folder):
         ({"kind": "excel"}, "not one of"),
         ({"kind": "csv", "path": "/no/such/folder"}, "does not exist"),
         ({"kind": "csv", "path": ".", "delimiter": ";"}, "unknown option"),
-        ({"kind": "sql", "url": "duckdb:///nope.duckdb", "queries": {"orders": "x"}}, "does not exist"),
+        (
+            {"kind": "sql", "url": "duckdb:///nope.duckdb", "queries": {"orders": "x"}},
+            "does not exist",
+        ),
         ({"kind": "sql", "url": "duckdb:///x.duckdb", "queries": {"sales": "x"}}, "unknown table"),
         ({"kind": "sql", "url": "duckdb:///x.duckdb"}, "needs a 'url' and a 'queries'"),
     ],

@@ -12,15 +12,24 @@ from segkit.schema import DTYPES, TABLES
 
 
 def _bad_orders(small_dataset: sk.Dataset) -> sk.Dataset:
-    bad = pd.DataFrame({
-        "order_id": ["o1", "o6", "o7", "o8", "o9", "o10"],
-        "customer_id": ["c1", "c1", "ghost", "c2", "c2", "c3"],
-        "order_ts": ["2024-06-01", "2024-06-02", "2024-06-03", "2100-01-01", "not a date", "2024-06-05"],
-        "revenue": ["5", "-3", "4", "4", "4", "12abc"],
-        "discount": ["0"] * 6,
-        "items": ["1", "1", "1", "1", "1", "1"],
-        "returned": ["false"] * 6,
-    })
+    bad = pd.DataFrame(
+        {
+            "order_id": ["o1", "o6", "o7", "o8", "o9", "o10"],
+            "customer_id": ["c1", "c1", "ghost", "c2", "c2", "c3"],
+            "order_ts": [
+                "2024-06-01",
+                "2024-06-02",
+                "2024-06-03",
+                "2100-01-01",
+                "not a date",
+                "2024-06-05",
+            ],
+            "revenue": ["5", "-3", "4", "4", "4", "12abc"],
+            "discount": ["0"] * 6,
+            "items": ["1", "1", "1", "1", "1", "1"],
+            "returned": ["false"] * 6,
+        }
+    )
     return small_dataset.replace(orders=pd.concat([small_dataset.orders, bad], ignore_index=True))
 
 
@@ -103,10 +112,18 @@ def test_missing_orders_table_stops_the_run(small_dataset):
 
 
 def test_spend_with_more_clicks_than_impressions_is_rejected():
-    spend = pd.DataFrame({"date": ["2024-01-01", "2024-01-02"], "channel": ["display"] * 2,
-                          "cost": [10.0, 12.0], "impressions": [1000, 10], "clicks": [5, 50]})
-    orders = pd.DataFrame({"order_id": ["o"], "customer_id": ["c"], "order_ts": ["2024-01-01"],
-                           "revenue": [1.0]})
+    spend = pd.DataFrame(
+        {
+            "date": ["2024-01-01", "2024-01-02"],
+            "channel": ["display"] * 2,
+            "cost": [10.0, 12.0],
+            "impressions": [1000, 10],
+            "clicks": [5, 50],
+        }
+    )
+    orders = pd.DataFrame(
+        {"order_id": ["o"], "customer_id": ["c"], "order_ts": ["2024-01-01"], "revenue": [1.0]}
+    )
     result = sk.validate(sk.Dataset(orders=orders, spend=spend), as_of="2025-01-01")
     assert result.rejects[["table", "row", "rule"]].values.tolist() == [
         ["spend", 1, "clicks_exceed_impressions"]
@@ -122,8 +139,14 @@ def test_inputs_are_not_mutated(small_dataset):
 
 
 def test_timezone_aware_timestamps_become_utc():
-    orders = pd.DataFrame({"order_id": ["o"], "customer_id": ["c"],
-                           "order_ts": ["2024-01-01T12:00:00+02:00"], "revenue": [1.0]})
+    orders = pd.DataFrame(
+        {
+            "order_id": ["o"],
+            "customer_id": ["c"],
+            "order_ts": ["2024-01-01T12:00:00+02:00"],
+            "revenue": [1.0],
+        }
+    )
     result = sk.validate(sk.Dataset(orders=orders), as_of="2025-01-01")
     assert result.clean.orders["order_ts"].iloc[0] == pd.Timestamp("2024-01-01 10:00")
 
@@ -136,5 +159,6 @@ def test_preview_masks_emails_and_leaves_out_full_records(small_dataset):
     assert "record" not in preview.columns
     assert "ann@example.com" not in preview.to_string()
     assert result.rule_counts().values.tolist() == [
-        ["customers", "duplicate_key", "rejected", 1], ["customers", "maximum", "cleared", 1]
+        ["customers", "duplicate_key", "rejected", 1],
+        ["customers", "maximum", "cleared", 1],
     ]

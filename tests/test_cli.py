@@ -1,0 +1,112 @@
+"""The ``segkit`` command line: exit codes and what it prints."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import nbformat
+import pandas as pd
+import pytest
+
+from segkit import __version__
+from segkit.cli import main
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A project folder (notebooks/, params/) as the working directory, outputs under it."""
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "weekly.yaml").write_text("threshold: 4\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEGKIT_OUTPUTS", str(tmp_path / "outputs"))
+    return tmp_path
+
+
+def write_notebook(project, name, code):
+    """``notebooks/name.ipynb`` with a parameters cell, then ``code`` as the 3rd cell."""
+    parameters = nbformat.v4.new_code_cell('run = "x"\nthreshold = 1')
+    parameters.metadata["tags"] = ["parameters"]
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(f"# {name}"),
+            parameters,
+            nbformat.v4.new_code_cell(code),
+        ],
+        metadata={
+            "kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}
+        },
+    )
+    nbformat.write(notebook, project / "notebooks" / f"{name}.ipynb")
+
+
+def test_run_prints_where_the_report_is(project, capsys):
+    write_notebook(project, "01_data_collection", "print(threshold * 10)")
+
+    status = main(
+        ["run", "--params", "params/weekly.yaml", "--only", "01_data_collection", "--quiet"]
+    )
+
+    out = project / "outputs" / "weekly"
+    assert status == 0
+    assert capsys.readouterr().out.strip() == f"report written to {out / 'index.html'}"
+    assert "40" in (out / "01_data_collection.html").read_text()
+    assert json.loads((out / "run.json").read_text())["parameters"] == {"threshold": 4}
+
+
+def test_failing_notebook_exits_1_naming_notebook_cell_and_error(project, capsys):
+    write_notebook(project, "01_data_collection", "raise ValueError('boom')")
+
+    status = main(
+        ["run", "--params", "params/weekly.yaml", "--only", "01_data_collection", "--quiet"]
+    )
+
+    err = capsys.readouterr().err
+    out = project / "outputs" / "weekly"
+    assert status == 1
+    assert "01_data_collection failed at cell 3: ValueError: boom" in err
+    assert f"partial notebook written to {out / '01_data_collection.ipynb'}" in err
+    assert f"report so far: {out / 'index.html'}" in err
+    assert "Traceback" not in err
+
+
+def test_unknown_parameter_exits_1_without_running(project, capsys):
+    write_notebook(project, "01_data_collection", "print(1)")
+    (project / "params" / "typo.yaml").write_text("treshold: 4\n")
+
+    status = main(["run", "--params", "params/typo.yaml", "--only", "01_data_collection"])
+
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.startswith("segkit: unknown parameter 'treshold' (did you mean 'threshold'?)")
+    assert not (project / "outputs" / "typo").exists()
+
+
+def test_unknown_only_name_exits_1(project, capsys):
+    assert main(["run", "--params", "params/weekly.yaml", "--only", "05_extra"]) == 1
+    assert "unknown notebook name(s) ['05_extra']" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"segkit {__version__}"
+
+
+def test_demo_data_writes_the_tables_and_prints_row_counts(tmp_path, capsys):
+    status = main(["demo-data", "--customers", "200", "--seed", "1", "--out", str(tmp_path)])
+
+    printed = capsys.readouterr().out
+    assert status == 0
+    for table in ("customers", "orders"):
+        rows = len(pd.read_parquet(tmp_path / f"{table}.parquet"))
+        assert re.search(rf"{table}\.parquet +{rows:,} rows", printed)
+    assert len(pd.read_parquet(tmp_path / "customers.parquet")) >= 200
+
+
+def test_demo_data_rejects_zero_customers(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["demo-data", "--customers", "0", "--out", str(tmp_path)])
+    assert "must be at least 1" in capsys.readouterr().err
