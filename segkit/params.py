@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,19 @@ def load_params(path: str | Path) -> dict[str, Any]:
     not_names = [name for name in params if not (isinstance(name, str) and name.isidentifier())]
     if not_names:
         raise ParameterError(f"{path}: parameter names must be Python identifiers: {not_names}")
-    return params
+    return _dates_as_text(params)
+
+
+def _dates_as_text(value: Any) -> Any:
+    """YAML reads ``2026-01-01`` as a date, which papermill would inject as the bare
+    expression ``2026-01-01`` (the number 2024); pass dates on as ISO strings."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _dates_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_dates_as_text(item) for item in value]
+    return value
 
 
 def notebook_parameters(notebook_path: str | Path) -> dict[str, str]:

@@ -268,3 +268,9 @@ def test_check_params_accepts_declared_names():
 )
 def test_mask_secrets(value, expected):
     assert mask_secrets(value) == expected
+
+
+def test_yaml_dates_reach_notebooks_as_iso_text(tmp_path):
+    path = tmp_path / "dated.yaml"
+    path.write_text("as_of: 2026-01-01\nsource: {start: 2024-02-03}\n")
+    assert load_params(path) == {"as_of": "2026-01-01", "source": {"start": "2024-02-03"}}

@@ -1,0 +1,159 @@
+"""The real report: a Papermill run per params/*.yaml, the plain papermill route,
+and the CLI's failure paths on the real notebooks."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import segkit as sk
+from segkit.cli import main
+from segkit.params import load_params
+from segkit.runner import NOTEBOOKS, run_report
+from tests.conftest import PROJECT
+
+PARAMS_FILES = sorted((PROJECT / "params").glob("*.yaml"))
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+
+
+@pytest.fixture(scope="module", params=PARAMS_FILES, ids=lambda p: p.stem)
+def report(request, tmp_path_factory):
+    """A full run of one params file into a temporary folder."""
+    out = tmp_path_factory.mktemp(request.param.stem)
+    return request.param, run_report(request.param, out=out, progress=False)
+
+
+def test_every_stage_wrote_its_notebook_and_html(report):
+    _, result = report
+    assert result.ok
+    for name in NOTEBOOKS:
+        assert (result.out / f"{name}.ipynb").is_file()
+        assert (result.out / f"{name}.html").stat().st_size > 10_000
+    index = result.index.read_text()
+    assert all(f'href="{name}.html"' in index for name in NOTEBOOKS)
+    assert sk.__version__ in index
+
+
+def test_run_json_records_the_params_file_values(report):
+    params_file, result = report
+    record = json.loads((result.out / "run.json").read_text())
+    assert record["parameters"] == load_params(params_file)
+    assert [n["status"] for n in record["notebooks"]] == ["ok"] * 4
+
+
+def test_reports_show_no_email_and_no_code(report):
+    _, result = report
+    for page in result.out.glob("*.html"):
+        text = page.read_text()
+        assert not EMAIL.findall(text), page.name
+        assert "import segkit as sk" not in text, page.name
+
+
+def test_data_stage_balances_rows_and_writes_every_table(report):
+    params_file, result = report
+    raw = sk.load_source(load_params(params_file)["source"])
+    data = sk.run_paths(result.out)
+    rejects = data.read("rejects")
+    for name, frame in raw.tables().items():
+        kept = len(data.read(name))
+        rejected = rejects.loc[
+            (rejects.table == name) & (rejects.action == "rejected"), "row"
+        ].nunique()
+        assert len(frame) == kept + rejected, name
+    if raw.truth is not None:
+        planted = raw.truth.defects.sort_values(["table", "row"]).reset_index(drop=True)
+        found = rejects.loc[rejects.action == "rejected", ["table", "row", "rule"]]
+        found = found.astype({"row": "int64"}).sort_values(["table", "row"])
+        pd.testing.assert_frame_equal(found.reset_index(drop=True), planted)
+
+
+def test_segments_cover_every_customer_with_orders(report):
+    _, result = report
+    data = sk.run_paths(result.out)
+    segments, orders = data.read("segments"), data.read("orders")
+    assert set(segments["customer_id"]) == set(orders["customer_id"])
+    assert segments["revenue"].sum() == pytest.approx(orders["revenue"].sum())
+
+
+def test_stage_data_is_reproducible(tmp_path):
+    params = PROJECT / "params" / "demo.yaml"
+    runs = [
+        run_report(params, out=tmp_path / f"run{i}", only=["01_data_collection"], progress=False)
+        for i in (1, 2)
+    ]
+    files = sorted(p.name for p in (runs[0].out / "data").glob("*.parquet"))
+    assert "rejects.parquet" in files and len(files) >= 8
+    for name in files:
+        first, second = (run.out / "data" / name for run in runs)
+        assert first.read_bytes() == second.read_bytes(), name
+
+
+def test_plain_papermill_route_reads_the_earlier_stages(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGKIT_OUTPUTS", str(tmp_path))
+    params = PROJECT / "params" / "demo.yaml"
+    run_report(params, only=["01_data_collection"], progress=False)
+    executed = tmp_path / "02.ipynb"
+    command = [
+        sys.executable,
+        "-m",
+        "papermill",
+        "--no-progress-bar",
+        "-k",
+        "python3",
+        str(PROJECT / "notebooks" / "02_segmentation.ipynb"),
+        str(executed),
+        "-f",
+        str(params),
+    ]
+    subprocess.run(command, check=True, capture_output=True, cwd=PROJECT)
+    assert executed.is_file()
+    assert len(pd.read_parquet(tmp_path / "demo" / "data" / "segments.parquet")) > 1000
+
+
+def test_later_stage_without_earlier_outputs_names_what_to_run(tmp_path, capsys):
+    code = main(
+        [
+            "run",
+            "--params",
+            str(PROJECT / "params" / "demo.yaml"),
+            "--out",
+            str(tmp_path / "fresh"),
+            "--only",
+            "02_segmentation",
+            "--quiet",
+        ]
+    )
+    error = capsys.readouterr().err
+    assert code == 1
+    assert "02_segmentation failed at cell" in error
+    assert "StageOutputMissing" in error and "run 01_data_collection" in error
+
+
+def test_missing_orders_table_fails_the_run_naming_table(tmp_path, capsys):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    pd.DataFrame({"customer_id": ["c1"]}).to_csv(folder / "customers.csv", index=False)
+    params = tmp_path / "shop.yaml"
+    params.write_text(f"source: {{kind: csv, path: {folder}}}\n")
+    code = main(["run", "--params", str(params), "--out", str(tmp_path / "out"), "--quiet"])
+    error = capsys.readouterr().err
+    assert code == 1
+    assert "01_data_collection failed at cell" in error
+    assert "DataContractError: table 'orders'" in error
+    assert (tmp_path / "out" / "01_data_collection.ipynb").is_file()
+    statuses = json.loads((tmp_path / "out" / "run.json").read_text())["notebooks"]
+    assert [n["status"] for n in statuses] == ["failed", "skipped", "skipped", "skipped"]
+
+
+def test_broken_parameter_is_refused_before_anything_runs(tmp_path, capsys):
+    params = tmp_path / "typo.yaml"
+    params.write_text("run: typo\nrepeat_min_order: 3\n")
+    code = main(["run", "--params", str(params), "--out", str(tmp_path / "out"), "--quiet"])
+    assert code == 1
+    assert "repeat_min_order" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "01_data_collection.ipynb").exists()
