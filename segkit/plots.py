@@ -10,13 +10,16 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.ticker import PercentFormatter
 
 PALETTE = "crest"
 
 
 def set_theme() -> None:
-    """The segkit look for every chart: seaborn's whitegrid, readable sizes."""
+    """The segkit look for every chart (seaborn's whitegrid, readable sizes) and table
+    (three decimals)."""
     sns.set_theme(style="whitegrid", context="notebook", palette=PALETTE)
+    pd.set_option("display.precision", 3)
     plt.rcParams.update({"figure.figsize": (8, 4), "figure.dpi": 100, "axes.titleweight": "bold"})
 
 
@@ -34,19 +37,26 @@ def audit_chart(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
         ax.text(0.5, 0.5, "No data-quality issues found", ha="center", va="center")
         ax.set_axis_off()
         return ax
-    frame = data.assign(label=data["table"] + ": " + data["check"]).sort_values("rows")
+    frame = data.assign(label=data["table"] + ": " + data["check"]).sort_values(
+        "rows", ascending=False
+    )
     sns.barplot(data=frame, x="rows", y="label", hue="table", dodge=False, ax=ax)
-    ax.set(xlabel="rows affected", ylabel="", title="Where the data-quality issues are")
+    ax.set_xscale("log")
+    ax.set(xlabel="rows affected (log scale)", ylabel="", title="Where the data-quality issues are")
     return ax
 
 
 def row_flow_chart(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Stacked bars of kept and rejected rows per table (``Validation.counts``)."""
+    """Share of each table's rows that were rejected (``Validation.counts``)."""
     ax = _axes(ax)
-    frame = data.set_index("table")[["kept", "rejected"]]
-    frame.plot.barh(stacked=True, ax=ax, color=["#4c9a8a", "#d1495b"])
-    ax.set(xlabel="rows", ylabel="", title="Rows kept and rejected per table")
-    ax.legend(loc="lower right")
+    frame = data.assign(
+        rejected_share=data["rejected"] / data["rows_in"].where(data["rows_in"] > 0)
+    )
+    sns.barplot(data=frame, x="rejected_share", y="table", color="#d1495b", ax=ax)
+    for container in ax.containers:
+        ax.bar_label(container, labels=[f"{n:,} rows" for n in frame["rejected"]], padding=3)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=2))
+    ax.set(xlabel="rows rejected", ylabel="", title="How much of each table was rejected")
     return ax
 
 
