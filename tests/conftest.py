@@ -10,6 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 
@@ -19,6 +20,27 @@ os.environ["SEGKIT_OUTPUTS"] = tempfile.mkdtemp(prefix="segkit-test-outputs-")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 PROJECT = Path(__file__).resolve().parents[1]
+
+
+def write_notebook(folder: Path, name: str, *cells: str) -> Path:
+    """``folder/name.ipynb``: a markdown title, a parameters cell, then ``cells`` as code."""
+    parameters = nbformat.v4.new_code_cell('run = "x"\nthreshold = 1\nsource = {"kind": "demo"}')
+    parameters.metadata["tags"] = ["parameters"]
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(f"# {name}"),
+            parameters,
+            *(nbformat.v4.new_code_cell(source) for source in cells),
+        ],
+        metadata={
+            "kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"},
+            "language_info": {"name": "python"},
+        },
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.ipynb"
+    nbformat.write(notebook, path)
+    return path
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import re
 
-import nbformat
 import pandas as pd
 import pytest
 
 from segkit import __version__
 from segkit.cli import main
+from tests.conftest import write_notebook
 
 
 @pytest.fixture
@@ -24,25 +24,8 @@ def project(tmp_path, monkeypatch):
     return tmp_path
 
 
-def write_notebook(project, name, code):
-    """``notebooks/name.ipynb`` with a parameters cell, then ``code`` as the 3rd cell."""
-    parameters = nbformat.v4.new_code_cell('run = "x"\nthreshold = 1')
-    parameters.metadata["tags"] = ["parameters"]
-    notebook = nbformat.v4.new_notebook(
-        cells=[
-            nbformat.v4.new_markdown_cell(f"# {name}"),
-            parameters,
-            nbformat.v4.new_code_cell(code),
-        ],
-        metadata={
-            "kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}
-        },
-    )
-    nbformat.write(notebook, project / "notebooks" / f"{name}.ipynb")
-
-
 def test_run_prints_where_the_report_is(project, capsys):
-    write_notebook(project, "01_data_collection", "print(threshold * 10)")
+    write_notebook(project / "notebooks", "01_data_collection", "print(threshold * 10)")
 
     status = main(
         ["run", "--params", "params/weekly.yaml", "--only", "01_data_collection", "--quiet"]
@@ -56,7 +39,7 @@ def test_run_prints_where_the_report_is(project, capsys):
 
 
 def test_failing_notebook_exits_1_naming_notebook_cell_and_error(project, capsys):
-    write_notebook(project, "01_data_collection", "raise ValueError('boom')")
+    write_notebook(project / "notebooks", "01_data_collection", "raise ValueError('boom')")
 
     status = main(
         ["run", "--params", "params/weekly.yaml", "--only", "01_data_collection", "--quiet"]
@@ -72,7 +55,7 @@ def test_failing_notebook_exits_1_naming_notebook_cell_and_error(project, capsys
 
 
 def test_unknown_parameter_exits_1_without_running(project, capsys):
-    write_notebook(project, "01_data_collection", "print(1)")
+    write_notebook(project / "notebooks", "01_data_collection", "print(1)")
     (project / "params" / "typo.yaml").write_text("treshold: 4\n")
 
     status = main(["run", "--params", "params/typo.yaml", "--only", "01_data_collection"])

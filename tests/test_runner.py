@@ -13,31 +13,11 @@ from segkit.errors import NotebookFailed, ParameterError, SegkitError
 from segkit.params import check_params, load_params, mask_secrets
 from segkit.report_html import export_html
 from segkit.runner import run_report
+from tests.conftest import write_notebook
 
 DB_URL = "postgresql://ana:s3cret-pw@db.example.com/shop"
 # In a code cell only, so it reaches the HTML only when code is shown.
 CODE_MARKER = "SOURCE_ONLY_MARKER"
-
-
-def write_notebook(folder: Path, name: str, *cells: str) -> Path:
-    """``folder/name.ipynb``: a markdown title, a parameters cell, then ``cells`` as code."""
-    parameters = nbformat.v4.new_code_cell('run = "x"\nthreshold = 1\nsource = {"kind": "demo"}')
-    parameters.metadata["tags"] = ["parameters"]
-    notebook = nbformat.v4.new_notebook(
-        cells=[
-            nbformat.v4.new_markdown_cell(f"# {name}"),
-            parameters,
-            *(nbformat.v4.new_code_cell(source) for source in cells),
-        ],
-        metadata={
-            "kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"},
-            "language_info": {"name": "python"},
-        },
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.ipynb"
-    nbformat.write(notebook, path)
-    return path
 
 
 def write_params(path: Path, text: str) -> Path:
