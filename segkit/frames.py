@@ -1,0 +1,101 @@
+"""Dataframe-agnostic plumbing: any supported frame in, the same kind of frame out.
+
+segkit functions accept pandas and Polars frames, Polars lazy frames, DuckDB
+relations and PySpark DataFrames through narwhals. :func:`as_lazy` opens the
+door and gives back the way out; heavy work runs as narwhals expressions in the
+caller's engine, and only small aggregates are brought to pandas, explicitly,
+with :func:`collect_small`.
+
+Example
+-------
+>>> import pandas as pd, narwhals as nw
+>>> lazy, back = as_lazy(pd.DataFrame({"x": [1, 2]}))
+>>> type(back(lazy.with_columns(y=nw.col("x") * 2))).__name__
+'DataFrame'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import narwhals as nw
+import pandas as pd
+
+from segkit.errors import DataContractError
+
+SECONDS_PER_DAY = 86_400
+
+
+def as_lazy(native: Any, table: str = "frame") -> tuple[nw.LazyFrame, Callable[[Any], Any]]:
+    """``native`` as a narwhals LazyFrame, and a function turning a result (a narwhals
+    LazyFrame) back into the caller's kind of frame: eager in, eager out; lazy stays lazy."""
+    try:
+        frame = nw.from_native(native)
+    except TypeError:
+        raise TypeError(
+            f"{table}: expected a pandas, Polars, DuckDB or PySpark frame, "
+            f"got {type(native).__name__}"
+        ) from None
+    if isinstance(frame, nw.DataFrame):
+        return frame.lazy(), lambda result: result.collect().to_native()
+    return frame, lambda result: result.to_native()
+
+
+def collect_small(lazy: nw.LazyFrame) -> pd.DataFrame:
+    """Bring a small aggregate (cut points, a profile, a count table) into pandas.
+
+    The one place segkit leaves the caller's engine; never call it on a table
+    that grows with the number of rows.
+    """
+    return lazy.collect().to_pandas()
+
+
+def columns_of(lazy: nw.LazyFrame) -> list[str]:
+    return list(lazy.collect_schema().names())
+
+
+def require_columns(lazy: nw.LazyFrame, columns: Iterable[str], table: str) -> None:
+    """Raise :class:`DataContractError` naming the first of ``columns`` that is missing."""
+    present = columns_of(lazy)
+    for column in columns:
+        if column not in present:
+            raise DataContractError(table, column, "a column of that name", f"columns {present}")
+
+
+def days_between(later: nw.Expr, earlier: nw.Expr) -> nw.Expr:
+    """Fractional days from ``earlier`` to ``later`` (timestamps)."""
+    return (later - earlier).dt.total_seconds() / SECONDS_PER_DAY
+
+
+def quantiles(lazy: nw.LazyFrame, column: str, probabilities: Sequence[float]) -> list[float]:
+    """Linear-interpolated quantiles of a numeric column, computed in the engine."""
+    expressions = [
+        nw.col(column).quantile(p, interpolation="linear").alias(f"q{i}")
+        for i, p in enumerate(probabilities)
+    ]
+    row = collect_small(lazy.select(*expressions)).iloc[0]
+    return [float(row[f"q{i}"]) for i in range(len(probabilities))]
+
+
+def as_timestamp(value: Any, name: str = "as_of") -> datetime:
+    """A naive ``datetime`` from a string, date, datetime or pandas Timestamp.
+
+    Anything else (a number, a list, an unparseable string) is a ``TypeError``
+    naming the parameter, never a silent guess.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | date | datetime | pd.Timestamp):
+        raise TypeError(
+            f"{name} must be a date, a datetime or an ISO string such as '2025-12-31', "
+            f"got {type(value).__name__} {value!r}"
+        )
+    try:
+        stamp = pd.Timestamp(value)
+    except ValueError:
+        raise TypeError(f"{name}: {value!r} is not a date or an ISO timestamp") from None
+    if stamp is pd.NaT:
+        raise TypeError(f"{name} is missing (NaT)")
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.to_pydatetime()
