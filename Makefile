@@ -18,9 +18,16 @@ $(VENV)/.installed: pyproject.toml
 report: setup
 	$(BIN)/segkit run --params $(PARAMS)
 
-## Lint, then every test: unit, notebooks (nbval) and papermill runs
-test: setup lint
+## Lint, then every test: unit, notebooks (nbval) and papermill runs (incl. params/cdnow.yaml)
+test: setup lint data/cdnow/orders.csv
 	$(BIN)/python -m pytest
+
+## The CDNOW purchase log (real customers, 1997-1998) as data/cdnow/orders.csv
+.PHONY: cdnow
+cdnow: data/cdnow/orders.csv
+
+data/cdnow/orders.csv: | setup
+	$(BIN)/python -m segkit.datasets cdnow --out data/cdnow
 
 lint: setup
 	$(BIN)/ruff check .

@@ -103,3 +103,110 @@ def bar_chart(data: pd.DataFrame, x: str, y: str, title: str, ax: Axes | None = 
     sns.barplot(data=frame, x=x, y=y, color=sns.color_palette(PALETTE)[3], ax=ax)
     ax.set(xlabel=x, ylabel="", title=title)
     return ax
+
+
+def rfm_grid_chart(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Customers per recency score (rows) × frequency score (columns) from RFM output."""
+    ax = _axes(ax)
+    grid = pd.crosstab(data["r_score"], data["f_score"]).sort_index(ascending=False)
+    sns.heatmap(grid, annot=True, fmt=",d", cmap=PALETTE, cbar=False, ax=ax)
+    ax.set(
+        xlabel="frequency score",
+        ylabel="recency score",
+        title="Where customers sit: recent and frequent buyers top right",
+    )
+    return ax
+
+
+def stage_chart(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Customers per lifecycle stage, each bar labelled with its share of revenue.
+
+    ``data`` is :func:`segkit.lifecycle.lifecycle_summary` output.
+    """
+    ax = _axes(ax)
+    sns.barplot(data=data, x="stage", y="customers", color=sns.color_palette(PALETTE)[3], ax=ax)
+    labels = [f"{share:.0%} of revenue" for share in data["share_of_revenue"].fillna(0)]
+    ax.bar_label(ax.containers[0], labels=labels, padding=3)
+    ax.set(xlabel="", ylabel="customers", title="Customers per lifecycle stage and their revenue")
+    return ax
+
+
+def funnel_chart(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """A stage-by-stage funnel (``step``, ``customers``, ``conversion_from_previous``)."""
+    ax = _axes(ax)
+    sns.barplot(data=data, x="customers", y="step", color=sns.color_palette(PALETTE)[4], ax=ax)
+    labels = [
+        f"{n:,}" + ("" if pd.isna(rate) else f" ({rate:.0%} of previous)")
+        for n, rate in zip(data["customers"], data["conversion_from_previous"], strict=True)
+    ]
+    ax.bar_label(ax.containers[0], labels=labels, padding=3)
+    ax.set(xlabel="customers", ylabel="", title="How far customers get, step by step")
+    return ax
+
+
+def truth_check_chart(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Precision and recall of each flag against planted truth, with the chance level.
+
+    ``data`` is :func:`segkit.subsegments.truth_check` output.
+    """
+    ax = _axes(ax)
+    tidy = data.melt(id_vars="flag", value_vars=["precision", "recall"], var_name="measure")
+    sns.barplot(data=tidy, x="flag", y="value", hue="measure", ax=ax)
+    ax.scatter(
+        data["flag"],
+        data["base_rate"],
+        marker="_",
+        s=600,
+        color="black",
+        zorder=3,
+        label="chance (base rate)",
+    )
+    ax.set_ylim(0, 1)
+    ax.set(xlabel="", ylabel="", title="Flags recover the planted behaviour far above chance")
+    ax.legend(loc="upper right")
+    return ax
+
+
+def k_selection_chart(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Silhouette per number of clusters; grey points fail the minimum-share guard.
+
+    ``data`` is ``CustomerClusters.scores_`` (``k``, ``silhouette``, ``eligible``, ``chosen``).
+    """
+    ax = _axes(ax)
+    ax.plot(data["k"], data["silhouette"], color="grey", zorder=1)
+    eligible = data[data["eligible"]]
+    ax.scatter(
+        data["k"], data["silhouette"], color="lightgrey", zorder=2, label="a segment too small"
+    )
+    ax.scatter(eligible["k"], eligible["silhouette"], zorder=3, label="every segment large enough")
+    chosen = data[data["chosen"]]
+    ax.scatter(
+        chosen["k"],
+        chosen["silhouette"],
+        s=160,
+        facecolors="none",
+        edgecolors="#d1495b",
+        linewidths=2,
+        zorder=4,
+        label="chosen k",
+    )
+    ax.set(
+        xlabel="number of clusters (k)",
+        ylabel="silhouette (higher = better separated)",
+        title="Choosing k: best separation among segments that are not too small",
+    )
+    ax.legend(loc="best")
+    return ax
+
+
+def profile_chart(data: pd.DataFrame, features: list[str], ax: Axes | None = None) -> Axes:
+    """Each cluster's feature means relative to the overall mean (1 = average).
+
+    ``data`` has one row per cluster with a ``name``, ``size`` and the mean of each feature.
+    """
+    ax = _axes(ax)
+    overall = (data[features].mul(data["size"], axis=0)).sum() / data["size"].sum()
+    relative = data.set_index("name")[features] / overall.where(overall != 0)
+    sns.heatmap(relative, annot=True, fmt=".2f", cmap="vlag", center=1, cbar=False, ax=ax)
+    ax.set(xlabel="", ylabel="", title="What sets each cluster apart (mean ÷ overall mean)")
+    return ax
