@@ -8,6 +8,8 @@ from importlib.metadata import PackageNotFoundError, version
 from segkit import plots
 from segkit.audit import Audit, audit
 from segkit.buyer_types import buyer_types
+from segkit.clustering import CustomerClusters, cluster
+from segkit.customer_view import customer_view
 from segkit.dataset import Dataset, Truth
 from segkit.delivery import delivery
 from segkit.errors import (
@@ -17,14 +19,20 @@ from segkit.errors import (
     SegkitError,
     StageOutputMissing,
 )
+from segkit.lifecycle import lifecycle, lifecycle_funnel, lifecycle_summary
+from segkit.migration import Migration, migration
 from segkit.paths import RunPaths, run_paths
 from segkit.privacy import mask_email, redact
 from segkit.profiles import segment_summary
 from segkit.reach import channel_reach, touch_counts
+from segkit.rfm import RFM, RFM_SEGMENTS, rfm, rfm_segment_table
+from segkit.rule_segments import MeceReport, check_mece, rule_segments
 from segkit.simulation import simulate
 from segkit.sources import load_source
+from segkit.subsegments import subsegment_rules, subsegments, truth_check
 from segkit.validation import Validation, validate
 from segkit.value import pareto_curve, revenue_share_of_top
+from segkit.widgets import SegmentExplorer
 
 try:
     __version__ = version("segkit")
@@ -33,12 +41,18 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "Audit",
+    "CustomerClusters",
     "DataContractError",
     "Dataset",
+    "MeceReport",
+    "Migration",
     "NotebookFailed",
     "ParameterError",
+    "RFM",
+    "RFM_SEGMENTS",
     "RunPaths",
     "SegkitError",
+    "SegmentExplorer",
     "StageOutputMissing",
     "Truth",
     "Validation",
@@ -46,16 +60,29 @@ __all__ = [
     "audit",
     "buyer_types",
     "channel_reach",
+    "check_mece",
+    "cluster",
+    "customer_view",
     "delivery",
+    "lifecycle",
+    "lifecycle_funnel",
+    "lifecycle_summary",
     "load_source",
     "mask_email",
+    "migration",
     "pareto_curve",
     "plots",
     "redact",
     "revenue_share_of_top",
+    "rfm",
+    "rfm_segment_table",
+    "rule_segments",
     "run_paths",
     "segment_summary",
     "simulate",
+    "subsegment_rules",
+    "subsegments",
     "touch_counts",
+    "truth_check",
     "validate",
 ]

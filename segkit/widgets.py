@@ -1,0 +1,83 @@
+"""Interactive explorers for JupyterLab (ipywidgets).
+
+In a rendered HTML report widgets cannot run, so notebooks show a static table
+next to each explorer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+from IPython.display import display
+
+from segkit.lifecycle import lifecycle
+from segkit.rfm import rfm
+
+
+class SegmentExplorer:
+    """Sliders for the RFM bins and the lifecycle windows; segment sizes follow them.
+
+    Parameters
+    ----------
+    view : DataFrame
+        A customer view (pandas), as from :func:`segkit.customer_view`.
+    bins, new_days, churn_days : int
+        Starting values of the sliders.
+
+    Example
+    -------
+    >>> explorer = SegmentExplorer(view)  # doctest: +SKIP
+    >>> explorer  # in JupyterLab: move a slider, the tables update  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, view: pd.DataFrame, bins: int = 5, new_days: int = 90, churn_days: int = 365
+    ):
+        self.view = view
+        self.bins = widgets.IntSlider(bins, min=2, max=9, description="RFM bins")
+        self.new_days = widgets.IntSlider(
+            new_days, min=7, max=365, step=7, description="New (days)"
+        )
+        self.churn_days = widgets.IntSlider(
+            churn_days, min=30, max=1095, step=15, description="Churn (days)"
+        )
+        self.output = widgets.Output()
+        for slider in (self.bins, self.new_days, self.churn_days):
+            slider.observe(self._refresh, names="value")
+        self._refresh()
+
+    def sizes(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Customers per RFM segment and per lifecycle stage for the current slider values."""
+        scored = rfm(self.view, bins=self.bins.value)
+        staged = lifecycle(
+            self.view,
+            new_days=self.new_days.value,
+            churn_days=max(self.churn_days.value, self.new_days.value + 1),
+        )
+        return _counts(scored, "rfm_segment"), _counts(staged, "lifecycle_stage")
+
+    def _refresh(self, _change: Any = None) -> None:
+        rfm_sizes, stage_sizes = self.sizes()
+        with self.output:
+            self.output.clear_output(wait=True)
+            display(widgets.HBox([_table(rfm_sizes), _table(stage_sizes)]))
+
+    @property
+    def widget(self) -> widgets.VBox:
+        return widgets.VBox(
+            [widgets.HBox([self.bins, self.new_days, self.churn_days]), self.output]
+        )
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
+
+
+def _counts(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    counts = frame[column].value_counts().rename_axis(column).reset_index(name="customers")
+    return counts.assign(share=counts["customers"] / counts["customers"].sum())
+
+
+def _table(frame: pd.DataFrame) -> widgets.HTML:
+    return widgets.HTML(frame.to_html(index=False, float_format="{:.1%}".format))
