@@ -7,7 +7,6 @@ from importlib.metadata import PackageNotFoundError, version
 
 from segkit import plots
 from segkit.audit import Audit, audit
-from segkit.buyer_types import buyer_types
 from segkit.clustering import CustomerClusters, cluster
 from segkit.customer_view import customer_view
 from segkit.dataset import Dataset, Truth
@@ -23,10 +22,10 @@ from segkit.lifecycle import lifecycle, lifecycle_funnel, lifecycle_summary
 from segkit.migration import Migration, migration
 from segkit.paths import RunPaths, run_paths
 from segkit.privacy import mask_email, redact
-from segkit.profiles import segment_summary
+from segkit.profiles import flag_summary, segment_summary, segments_table
 from segkit.reach import channel_reach, touch_counts
 from segkit.rfm import RFM, RFM_SEGMENTS, rfm, rfm_segment_table
-from segkit.rule_segments import MeceReport, check_mece, rule_segments
+from segkit.rule_segments import MeceReport, RuleSets, apply_rule_sets, check_mece, rule_segments
 from segkit.simulation import simulate
 from segkit.sources import load_source
 from segkit.subsegments import subsegment_rules, subsegments, truth_check
@@ -50,6 +49,7 @@ __all__ = [
     "ParameterError",
     "RFM",
     "RFM_SEGMENTS",
+    "RuleSets",
     "RunPaths",
     "SegkitError",
     "SegmentExplorer",
@@ -57,13 +57,14 @@ __all__ = [
     "Truth",
     "Validation",
     "__version__",
+    "apply_rule_sets",
     "audit",
-    "buyer_types",
     "channel_reach",
     "check_mece",
     "cluster",
     "customer_view",
     "delivery",
+    "flag_summary",
     "lifecycle",
     "lifecycle_funnel",
     "lifecycle_summary",
@@ -79,6 +80,7 @@ __all__ = [
     "rule_segments",
     "run_paths",
     "segment_summary",
+    "segments_table",
     "simulate",
     "subsegment_rules",
     "subsegments",

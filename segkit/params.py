@@ -16,8 +16,10 @@ Example
 from __future__ import annotations
 
 import difflib
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -112,8 +114,26 @@ def notebook_parameters(notebook_path: str | Path) -> dict[str, str]:
     >>> notebook_parameters("notebooks/02_segmentation.ipynb")["run"]  # doctest: +SKIP
     '"demo"'
     """
-    declared = papermill.inspect_notebook(str(notebook_path))
+    with quiet_inspector():
+        declared = papermill.inspect_notebook(str(notebook_path))
     return {name: parameter["default"] for name, parameter in declared.items()}
+
+
+@contextmanager
+def quiet_inspector() -> Iterator[None]:
+    """Silence papermill's parameter-cell inspector while inside the block.
+
+    It reads the cell line by line and warns about every line holding "=" inside
+    a multi-line default (such as ``"orders == 0"`` in a rule set), although it
+    still finds every parameter name; the names are all segkit relies on.
+    """
+    inspector_log = logging.getLogger("papermill.translators")
+    level = inspector_log.level
+    inspector_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        inspector_log.setLevel(level)
 
 
 def check_params(params: Mapping[str, Any], notebooks: Mapping[str, Mapping[str, Any]]) -> None:

@@ -17,9 +17,10 @@ PALETTE = "crest"
 
 def set_theme() -> None:
     """The segkit look for every chart (seaborn's whitegrid, readable sizes) and table
-    (three decimals)."""
+    (three decimals, rule texts shown whole)."""
     sns.set_theme(style="whitegrid", context="notebook", palette=PALETTE)
     pd.set_option("display.precision", 3)
+    pd.set_option("display.max_colwidth", 160)
     plt.rcParams.update({"figure.figsize": (8, 4), "figure.dpi": 100, "axes.titleweight": "bold"})
 
 
@@ -127,6 +128,7 @@ def stage_chart(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
     sns.barplot(data=data, x="stage", y="customers", color=sns.color_palette(PALETTE)[3], ax=ax)
     labels = [f"{share:.0%} of revenue" for share in data["share_of_revenue"].fillna(0)]
     ax.bar_label(ax.containers[0], labels=labels, padding=3)
+    ax.margins(y=0.15)
     ax.set(xlabel="", ylabel="customers", title="Customers per lifecycle stage and their revenue")
     return ax
 

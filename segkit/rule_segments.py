@@ -42,6 +42,7 @@ import narwhals as nw
 import pandas as pd
 
 from segkit.frames import as_lazy, collect_small
+from segkit.schema import CUSTOMERS
 
 TAG_SEPARATOR = "|"
 _COMPARISONS = {
@@ -371,3 +372,59 @@ class _Compiler:
     def missing(self, name: str) -> nw.Expr:
         expr = nw.col(name).is_null()
         return expr | nw.col(name).is_nan() if self.schema[name].is_float() else expr
+
+
+def referenced_columns(rules: Mapping[str, str]) -> set[str]:
+    """The column names the conditions of a rule set refer to."""
+    names = set()
+    for condition in rules.values():
+        tree = ast.parse(condition, mode="eval")
+        calls = {
+            node.func.id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        }
+        names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - calls
+    return names
+
+
+@dataclass(frozen=True)
+class RuleSets:
+    """Several rule sets applied to one frame: the labelled frame, a MECE report per
+    applied set, and the sets skipped with the reason."""
+
+    frame: Any
+    reports: dict[str, MeceReport]
+    skipped: dict[str, str]
+
+
+def apply_rule_sets(
+    frame: Any, rule_sets: Mapping[str, Mapping[str, str]], default: str = "Other"
+) -> RuleSets:
+    """Apply each named rule set as a ``<name>_segment`` column, with its MECE check.
+
+    A set whose conditions need customer attributes (country, age, interests, ...)
+    that the frame lacks, as on a transactions-only source, is skipped and said
+    so; any other unknown column is an error, so a typo is never silent.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> view = pd.DataFrame({"customer_id": ["a", "b"], "orders": [1, 4]})
+    >>> sets = {"behavioral": {"Repeat": "orders >= 2", "One-time": "orders == 1"},
+    ...         "geographic": {"Europe": "country in ['DE', 'FR']"}}
+    >>> result = apply_rule_sets(view, sets)
+    >>> result.frame["behavioral_segment"].tolist(), list(result.skipped)
+    (['One-time', 'Repeat'], ['geographic'])
+    """
+    schema = as_lazy(frame)[0].collect_schema()
+    attributes = set(CUSTOMERS.columns)
+    reports, skipped = {}, {}
+    for name, rules in rule_sets.items():
+        missing = referenced_columns(rules) - set(schema)
+        if missing and missing <= attributes:
+            skipped[name] = f"needs customer attributes {sorted(missing)}, absent from this data"
+            continue
+        frame = rule_segments(frame, rules, default=default, column=f"{name}_segment")
+        reports[name] = check_mece(frame, rules)
+    return RuleSets(frame, reports, skipped)

@@ -29,7 +29,13 @@ import papermill
 from papermill.execute import ERROR_MARKER_TAG
 
 from segkit.errors import NotebookFailed, ParameterError, SegkitError
-from segkit.params import check_params, load_params, mask_secrets, notebook_parameters
+from segkit.params import (
+    check_params,
+    load_params,
+    mask_secrets,
+    notebook_parameters,
+    quiet_inspector,
+)
 from segkit.paths import outputs_root, project_root, run_paths
 from segkit.report_html import export_html, write_index
 
@@ -184,15 +190,16 @@ def _run_notebook(
     record = NotebookRecord(source.stem, started=_utc_now(), notebook=target.name)
     clock = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            source,
-            target,
-            parameters={**parameters, "run": str(out)},
-            kernel_name="python3",
-            cwd=source.parent,
-            progress_bar=bar,
-            extra_arguments=_QUIET_KERNEL,
-        )
+        with quiet_inspector():
+            papermill.execute_notebook(
+                source,
+                target,
+                parameters={**parameters, "run": str(out)},
+                kernel_name="python3",
+                cwd=source.parent,
+                progress_bar=bar,
+                extra_arguments=_QUIET_KERNEL,
+            )
         record.status = "ok"
     except papermill.PapermillExecutionError as error:
         record.status = "failed"

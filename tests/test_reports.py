@@ -72,12 +72,16 @@ def test_data_stage_balances_rows_and_writes_every_table(report):
         pd.testing.assert_frame_equal(found.reset_index(drop=True), planted)
 
 
-def test_segments_cover_every_customer_with_orders(report):
+def test_segments_label_every_customer_once(report):
     _, result = report
-    data = sk.run_paths(result.out)
-    segments, orders = data.read("segments"), data.read("orders")
-    assert set(segments["customer_id"]) == set(orders["customer_id"])
-    assert segments["revenue"].sum() == pytest.approx(orders["revenue"].sum())
+    data = sk.run_paths(result.out).read_dataset()
+    segments = sk.run_paths(result.out).read("segments")
+    everyone = set(data.orders["customer_id"])
+    if data.customers is not None:
+        everyone |= set(data.customers["customer_id"])
+    assert segments["customer_id"].is_unique and set(segments["customer_id"]) == everyone
+    assert segments["segment"].notna().all()
+    assert segments["revenue"].sum() == pytest.approx(data.orders["revenue"].sum())
 
 
 def test_stage_data_is_reproducible(tmp_path):
@@ -152,8 +156,8 @@ def test_missing_orders_table_fails_the_run_naming_table(tmp_path, capsys):
 
 def test_broken_parameter_is_refused_before_anything_runs(tmp_path, capsys):
     params = tmp_path / "typo.yaml"
-    params.write_text("run: typo\nrepeat_min_order: 3\n")
+    params.write_text("run: typo\nrfm_bin: 3\n")
     code = main(["run", "--params", str(params), "--out", str(tmp_path / "out"), "--quiet"])
     assert code == 1
-    assert "repeat_min_order" in capsys.readouterr().err
+    assert "rfm_bin" in capsys.readouterr().err
     assert not (tmp_path / "out" / "01_data_collection.ipynb").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import duckdb
 import narwhals as nw
 import numpy as np
@@ -9,8 +11,11 @@ import pandas as pd
 import polars as pl
 import pytest
 
-import segkit.rule_segments as rule_segments_module
 from segkit.rule_segments import MeceReport, check_mece, rule_segments
+
+# The package exports a function of the same name, which `import segkit.rule_segments as m`
+# would return; the module itself is what the test patches.
+rule_segments_module = importlib.import_module("segkit.rule_segments")
 
 ENGINES = ["pandas", "polars", "polars_nan", "polars_lazy", "duckdb"]
 
