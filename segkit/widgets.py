@@ -26,6 +26,11 @@ class SegmentExplorer:
     bins, new_days, churn_days : int
         Starting values of the sliders.
 
+    Attributes
+    ----------
+    shown : tuple of DataFrame
+        The RFM segment and lifecycle stage sizes on display, redrawn on every change.
+
     Example
     -------
     >>> explorer = SegmentExplorer(view)  # doctest: +SKIP
@@ -59,7 +64,7 @@ class SegmentExplorer:
         return _counts(scored, "rfm_segment"), _counts(staged, "lifecycle_stage")
 
     def _refresh(self, _change: Any = None) -> None:
-        rfm_sizes, stage_sizes = self.sizes()
+        rfm_sizes, stage_sizes = self.shown = self.sizes()
         with self.output:
             self.output.clear_output(wait=True)
             display(widgets.HBox([_table(rfm_sizes), _table(stage_sizes)]))

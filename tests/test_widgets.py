@@ -1,0 +1,45 @@
+"""The segment explorer: moving a slider changes the segment sizes it shows."""
+
+from __future__ import annotations
+
+import pytest
+
+import segkit as sk
+
+
+@pytest.fixture(scope="module")
+def view():
+    data = sk.simulate(n_customers=600, seed=5, defects=False)
+    return sk.customer_view(data.orders, data.customers, as_of="2026-01-01")
+
+
+def test_sizes_follow_the_sliders(view):
+    explorer = sk.SegmentExplorer(view, bins=5, new_days=90, churn_days=365)
+    rfm_sizes, stages = explorer.sizes()
+    assert rfm_sizes["customers"].sum() == len(view) == stages["customers"].sum()
+    churned_before = stages.set_index("lifecycle_stage").loc["Churn", "customers"]
+
+    explorer.churn_days.value = 180
+    _, stages = explorer.sizes()
+    churned_after = stages.set_index("lifecycle_stage").loc["Churn", "customers"]
+    expected = int(
+        ((view["orders"] > 0) & (view["recency_days"] > 180) & (view["tenure_days"] > 90)).sum()
+    )
+    assert churned_after == expected > churned_before
+
+
+def test_fewer_bins_give_no_more_segments(view):
+    explorer = sk.SegmentExplorer(view, bins=5)
+    many = len(explorer.sizes()[0])
+    explorer.bins.value = 2
+    assert len(explorer.sizes()[0]) < many
+
+
+def test_moving_a_slider_redraws_the_tables(view):
+    explorer = sk.SegmentExplorer(view, new_days=90)
+    new_before = explorer.shown[1].set_index("lifecycle_stage").loc["New", "customers"]
+    explorer.new_days.value = 28
+    new_after = explorer.shown[1].set_index("lifecycle_stage").loc["New", "customers"]
+    assert new_after == int(((view["orders"] > 0) & (view["tenure_days"] <= 28)).sum())
+    assert new_after < new_before
+    assert explorer.widget.children[1] is explorer.output
