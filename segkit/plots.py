@@ -212,3 +212,66 @@ def profile_chart(data: pd.DataFrame, features: list[str], ax: Axes | None = Non
     sns.heatmap(relative, annot=True, fmt=".2f", cmap="vlag", center=1, cbar=False, ax=ax)
     ax.set(xlabel="", ylabel="", title="What sets each cluster apart (mean ÷ overall mean)")
     return ax
+
+
+def model_comparison_chart(
+    data: pd.DataFrame, value: str = "share", ax: Axes | None = None
+) -> Axes:
+    """Grouped bars: each channel's credit under each model (tidy ``model``, ``channel``,
+    ``value``); where the models disagree is where the choice of model matters."""
+    ax = _axes(ax)
+    sns.barplot(data=data, x="channel", y=value, hue="model", ax=ax)
+    ax.tick_params(axis="x", rotation=30)
+    if value == "share":
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(
+        xlabel="", ylabel=f"credited {value}", title="How much credit each model gives each channel"
+    )
+    ax.legend(loc="upper right", fontsize="small", ncols=2)
+    return ax
+
+
+def removal_effects_chart(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Markov removal effect per channel: the share of conversions lost without it."""
+    ax = _axes(ax)
+    frame = data.sort_values("removal_effect", ascending=False)
+    sns.barplot(
+        data=frame, x="removal_effect", y="channel", color=sns.color_palette(PALETTE)[3], ax=ax
+    )
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(
+        xlabel="conversions lost if the channel is removed",
+        ylabel="",
+        title="Removal effects: what each channel's absence would cost",
+    )
+    return ax
+
+
+def matrix_heatmap(
+    matrix: pd.DataFrame, title: str, fmt: str = ".2f", ax: Axes | None = None
+) -> Axes:
+    """A numeric matrix (rows × columns, e.g. a transition matrix) as an annotated heatmap."""
+    ax = _axes(ax)
+    sns.heatmap(
+        matrix.astype("float64"),
+        annot=True,
+        fmt=fmt,
+        cmap=PALETTE,
+        cbar=False,
+        ax=ax,
+        annot_kws={"fontsize": "x-small"},
+    )
+    ax.set(xlabel="", ylabel="", title=title)
+    return ax
+
+
+def path_length_chart(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Journeys per number of steps (``steps``, ``journeys``)."""
+    ax = _axes(ax)
+    sns.barplot(data=data, x="steps", y="journeys", color=sns.color_palette(PALETTE)[2], ax=ax)
+    ax.set(
+        xlabel="touchpoints in the journey",
+        ylabel="journeys",
+        title="Most journeys are short: touches before a conversion or a pause",
+    )
+    return ax
