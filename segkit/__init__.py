@@ -6,6 +6,15 @@ Import it as ``import segkit as sk``.
 from importlib.metadata import PackageNotFoundError, version
 
 from segkit import plots
+from segkit.attribution import (
+    DEFAULT_MODELS,
+    MODELS,
+    attribute,
+    attribute_paths,
+    attribution_truth_check,
+    compare_models,
+    compare_models_long,
+)
 from segkit.audit import Audit, audit
 from segkit.clustering import CustomerClusters, cluster
 from segkit.customer_view import customer_view
@@ -18,7 +27,15 @@ from segkit.errors import (
     SegkitError,
     StageOutputMissing,
 )
+from segkit.journeys import (
+    journey_stats,
+    journeys,
+    journeys_from_paths,
+    label_journeys,
+    untracked_conversions,
+)
 from segkit.lifecycle import lifecycle, lifecycle_funnel, lifecycle_summary
+from segkit.markov_attribution import MarkovAttribution
 from segkit.migration import Migration, migration
 from segkit.paths import RunPaths, run_paths
 from segkit.privacy import mask_email, redact
@@ -31,7 +48,7 @@ from segkit.sources import load_source
 from segkit.subsegments import subsegment_rules, subsegments, truth_check
 from segkit.validation import Validation, validate
 from segkit.value import pareto_curve, revenue_share_of_top
-from segkit.widgets import SegmentExplorer
+from segkit.widgets import AttributionExplorer, SegmentExplorer
 
 try:
     __version__ = version("segkit")
@@ -39,10 +56,14 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 __all__ = [
+    "AttributionExplorer",
     "Audit",
     "CustomerClusters",
+    "DEFAULT_MODELS",
     "DataContractError",
     "Dataset",
+    "MODELS",
+    "MarkovAttribution",
     "MeceReport",
     "Migration",
     "NotebookFailed",
@@ -58,13 +79,22 @@ __all__ = [
     "Validation",
     "__version__",
     "apply_rule_sets",
+    "attribute",
+    "attribute_paths",
+    "attribution_truth_check",
     "audit",
     "channel_reach",
     "check_mece",
     "cluster",
+    "compare_models",
+    "compare_models_long",
     "customer_view",
     "delivery",
     "flag_summary",
+    "journey_stats",
+    "journeys",
+    "journeys_from_paths",
+    "label_journeys",
     "lifecycle",
     "lifecycle_funnel",
     "lifecycle_summary",
@@ -86,5 +116,6 @@ __all__ = [
     "subsegments",
     "touch_counts",
     "truth_check",
+    "untracked_conversions",
     "validate",
 ]

@@ -269,6 +269,8 @@ def path_length_chart(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Journeys per number of steps (``steps``, ``journeys``)."""
     ax = _axes(ax)
     sns.barplot(data=data, x="steps", y="journeys", color=sns.color_palette(PALETTE)[2], ax=ax)
+    for position, label in enumerate(ax.get_xticklabels()):
+        label.set_visible(position % 5 == 0)  # long tails would print every length
     ax.set(
         xlabel="touchpoints in the journey",
         ylabel="journeys",

@@ -12,6 +12,8 @@ import ipywidgets as widgets
 import pandas as pd
 from IPython.display import display
 
+from segkit.attribution import DEFAULT_MODELS, attribute
+from segkit.journeys import journeys, label_journeys
 from segkit.lifecycle import lifecycle
 from segkit.rfm import rfm
 
@@ -79,10 +81,89 @@ class SegmentExplorer:
         display(self.widget)
 
 
+class AttributionExplorer:
+    """Switch the attribution model, the lookback window and the segment; credits follow.
+
+    Parameters
+    ----------
+    touchpoints, orders : DataFrame
+        Canonical tables (pandas).
+    segments : DataFrame
+        One row per customer with ``customer_id`` and ``segment`` (segments.parquet).
+    models : sequence of str
+        The models offered, by default :data:`segkit.attribution.DEFAULT_MODELS`.
+    lookback_days : int
+        Starting lookback window of the journeys.
+
+    Attributes
+    ----------
+    shown : DataFrame
+        The channel credits on display, redrawn on every change.
+
+    Example
+    -------
+    >>> AttributionExplorer(data.touchpoints, data.orders, segments)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        touchpoints: pd.DataFrame,
+        orders: pd.DataFrame,
+        segments: pd.DataFrame,
+        models: tuple[str, ...] = DEFAULT_MODELS,
+        lookback_days: int = 30,
+    ):
+        self.touchpoints, self.orders, self.segments = touchpoints, orders, segments
+        self.model = widgets.Dropdown(options=list(models), description="Model")
+        self.lookback = widgets.IntSlider(lookback_days, min=1, max=90, description="Lookback")
+        choices = ["All customers", *sorted(segments["segment"].dropna().unique())]
+        self.segment = widgets.Dropdown(options=choices, description="Segment")
+        self.output = widgets.Output()
+        self._journeys: dict[int, pd.DataFrame] = {}
+        for control in (self.model, self.lookback, self.segment):
+            control.observe(self._refresh, names="value")
+        self._refresh()
+
+    def journeys(self) -> pd.DataFrame:
+        """Labelled journeys for the current lookback window (built once per window)."""
+        days = self.lookback.value
+        if days not in self._journeys:
+            built = journeys(self.touchpoints, self.orders, lookback_days=days)
+            self._journeys[days] = label_journeys(built, self.segments)
+        return self._journeys[days]
+
+    def credits(self) -> pd.DataFrame:
+        """Channel credits of the chosen model for the chosen segment, largest first."""
+        selected = self.journeys()
+        if self.segment.value != "All customers":
+            selected = selected[selected["segment"] == self.segment.value]
+        credits = attribute(selected, self.model.value)
+        total = credits["conversions"].sum()
+        return credits.assign(
+            share=credits["conversions"] / total if total else float("nan")
+        ).sort_values("conversions", ascending=False, ignore_index=True)
+
+    def _refresh(self, _change: Any = None) -> None:
+        self.shown = self.credits()
+        with self.output:
+            self.output.clear_output(wait=True)
+            display(_table(self.shown))
+
+    @property
+    def widget(self) -> widgets.VBox:
+        return widgets.VBox([widgets.HBox([self.model, self.lookback, self.segment]), self.output])
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
+
+
 def _counts(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     counts = frame[column].value_counts().rename_axis(column).reset_index(name="customers")
     return counts.assign(share=counts["customers"] / counts["customers"].sum())
 
 
 def _table(frame: pd.DataFrame) -> widgets.HTML:
-    return widgets.HTML(frame.to_html(index=False, float_format="{:.1%}".format))
+    formats = {"share": "{:.1%}".format}
+    return widgets.HTML(
+        frame.to_html(index=False, formatters=formats, float_format="{:,.2f}".format)
+    )

@@ -43,3 +43,31 @@ def test_moving_a_slider_redraws_the_tables(view):
     assert new_after == int(((view["orders"] > 0) & (view["tenure_days"] <= 28)).sum())
     assert new_after < new_before
     assert explorer.widget.children[1] is explorer.output
+
+
+@pytest.fixture(scope="module")
+def shop():
+    data = sk.simulate(n_customers=400, seed=9, defects=False)
+    view = sk.customer_view(data.orders, data.customers, as_of="2026-01-01")
+    segments = sk.segments_table(sk.rfm(view), primary="rfm_segment")
+    return data, segments
+
+
+def test_attribution_explorer_follows_model_and_segment(shop):
+    data, segments = shop
+    explorer = sk.AttributionExplorer(
+        data.touchpoints, data.orders, segments, models=("last_touch", "linear"), lookback_days=30
+    )
+    journeys = sk.journeys(data.touchpoints, data.orders, lookback_days=30)
+    expected = sk.attribute(journeys, "last_touch").set_index("channel")["conversions"]
+    shown = explorer.shown.set_index("channel")["conversions"]
+    assert shown.sort_index().tolist() == pytest.approx(expected.sort_index().tolist())
+
+    explorer.model.value = "linear"
+    assert explorer.shown["conversions"].sum() == pytest.approx(expected.sum())
+    explorer.segment.value = "Champions"
+    champions = sk.label_journeys(journeys, segments)
+    champions = champions[champions["segment"] == "Champions"]
+    assert explorer.shown["conversions"].sum() == pytest.approx(
+        champions.drop_duplicates("journey_id")["conversions"].sum()
+    )
