@@ -26,7 +26,16 @@ import narwhals as nw
 import pandas as pd
 
 from segkit.errors import DataContractError
-from segkit.frames import as_lazy, as_timestamp, collect_small, days_between, require_columns
+from segkit.frames import (
+    TIMESTAMP,
+    as_lazy,
+    as_timestamp,
+    collect_small,
+    days_between,
+    require_columns,
+    same_engine,
+    timestamp_column,
+)
 
 #: The public columns of the view, in order; the sub-segment inputs and attributes follow.
 VIEW_COLUMNS: tuple[str, ...] = (
@@ -52,7 +61,6 @@ SUBSEGMENT_INPUTS: tuple[str, ...] = (
 )
 _ORDER_COLUMNS = ("customer_id", "order_ts", "revenue")
 _FEEDBACK_COLUMNS = ("customer_id", "ts", "score")
-_TS = nw.Datetime("us")
 #: A column of nulls. Float even for counts: pandas cannot hold nulls in a numpy integer column.
 _NULL = nw.lit(None, nw.Float64)
 
@@ -131,7 +139,7 @@ def customer_view(
     """
     lazy, back = as_lazy(orders, "orders")
     require_columns(lazy, _ORDER_COLUMNS, "orders")
-    lazy = lazy.with_columns(order_ts=_timestamp(lazy, "order_ts", "orders"))
+    lazy = lazy.with_columns(order_ts=timestamp_column(lazy, "order_ts", "orders"))
     stamp = as_timestamp(as_of) if as_of is not None else None
     stamp = _checked_as_of(lazy, stamp)
     if stamp is not None:
@@ -151,27 +159,9 @@ def customer_view(
     return back(view.select(*VIEW_COLUMNS, *SUBSEGMENT_INPUTS, *attributes).sort("customer_id"))
 
 
-def _timestamp(lazy: nw.LazyFrame, column: str, table: str) -> nw.Expr:
-    """``column`` as a naive microsecond timestamp (UTC for zoned ones); a date becomes midnight."""
-    dtype = lazy.collect_schema()[column]
-    if dtype == nw.Date:
-        return nw.col(column).cast(_TS)
-    if dtype != nw.Datetime:
-        raise DataContractError(table, column, "a timestamp column", f"dtype {dtype}")
-    expression = nw.col(column)
-    if dtype.time_zone is not None:
-        expression = expression.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-    return expression.cast(_TS)
-
-
 def _same_engine(lazy: nw.LazyFrame, other: Any, table: str) -> nw.LazyFrame:
-    """``other`` opened with narwhals, in the orders' engine, ``customer_id`` typed like theirs."""
-    opened, _ = as_lazy(other, table)
-    if opened.implementation != lazy.implementation:
-        raise TypeError(
-            f"{table}: expected the same kind of frame as orders ({lazy.implementation.name}), "
-            f"got {opened.implementation.name}"
-        )
+    """``other`` in the orders' engine, ``customer_id`` typed like theirs."""
+    opened = same_engine(lazy, other, table, "orders")
     require_columns(opened, ["customer_id"], table)
     key = lazy.collect_schema()["customer_id"]
     if opened.collect_schema()["customer_id"] != key:
@@ -268,7 +258,7 @@ def _with_customers(view: nw.LazyFrame, people: nw.LazyFrame, as_of: datetime | 
     ).drop("customer_id_customers")
     if as_of is None or "signup_date" not in people.collect_schema().names():
         return joined
-    signup = _timestamp(people, "signup_date", "customers")
+    signup = timestamp_column(people, "signup_date", "customers")
     return joined.filter((nw.col("orders") > 0) | signup.is_null() | (signup <= nw.lit(as_of)))
 
 
@@ -291,7 +281,7 @@ def _with_feedback(view, orders, notes, as_of, positive_score, charm_days) -> nw
     require_columns(notes, _FEEDBACK_COLUMNS, "feedback")
     notes = notes.select(
         "customer_id",
-        ts=_timestamp(notes, "ts", "feedback"),
+        ts=timestamp_column(notes, "ts", "feedback"),
         score=nw.col("score").cast(nw.Float64),
     )
     if as_of is not None:
@@ -326,7 +316,7 @@ def _orders_after_praise(orders: nw.LazyFrame, praise: nw.LazyFrame, charm_days:
         "customer_id",
         nw.col("order_ts").alias("ts"),
         nw.lit(0, nw.Int64).alias("kind"),
-        nw.lit(None, _TS).alias("praise_ts"),
+        nw.lit(None, TIMESTAMP).alias("praise_ts"),
     )
     praise = praise.select(
         "customer_id",

@@ -26,6 +26,8 @@ import pandas as pd
 from segkit.errors import DataContractError
 
 SECONDS_PER_DAY = 86_400
+#: The timestamp type segkit computes with: naive (UTC), microseconds.
+TIMESTAMP = nw.Datetime("us")
 
 
 def as_lazy(native: Any, table: str = "frame") -> tuple[nw.LazyFrame, Callable[[Any], Any]]:
@@ -50,6 +52,34 @@ def collect_small(lazy: nw.LazyFrame) -> pd.DataFrame:
     that grows with the number of rows.
     """
     return lazy.collect().to_pandas()
+
+
+def same_engine(lazy: nw.LazyFrame, other: Any, table: str, like: str) -> nw.LazyFrame:
+    """``other`` opened with narwhals; a ``TypeError`` unless it is the same kind of frame as
+    ``lazy`` (the table called ``like``), since engines cannot join each other's frames."""
+    opened, _ = as_lazy(other, table)
+    if opened.implementation != lazy.implementation:
+        raise TypeError(
+            f"{table}: expected the same kind of frame as {like} "
+            f"({lazy.implementation.name}), got {opened.implementation.name}"
+        )
+    return opened
+
+
+def timestamp_column(lazy: nw.LazyFrame, column: str, table: str) -> nw.Expr:
+    """``column`` as a naive microsecond timestamp (UTC for zoned ones); a date becomes midnight.
+
+    Anything else is a :class:`DataContractError` naming the table and column.
+    """
+    dtype = lazy.collect_schema()[column]
+    if dtype == nw.Date:
+        return nw.col(column).cast(TIMESTAMP)
+    if dtype != nw.Datetime:
+        raise DataContractError(table, column, "a timestamp column", f"dtype {dtype}")
+    expression = nw.col(column)
+    if dtype.time_zone is not None:
+        expression = expression.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    return expression.cast(TIMESTAMP)
 
 
 def columns_of(lazy: nw.LazyFrame) -> list[str]:

@@ -43,7 +43,15 @@ import narwhals as nw
 import pandas as pd
 
 from segkit.errors import DataContractError
-from segkit.frames import as_lazy, collect_small, days_between, require_columns
+from segkit.frames import (
+    TIMESTAMP,
+    as_lazy,
+    collect_small,
+    days_between,
+    require_columns,
+    same_engine,
+    timestamp_column,
+)
 
 JOURNEY_COLUMNS = (
     "journey_id",
@@ -136,7 +144,6 @@ UNSEGMENTED = "Unsegmented"
 _REQUIRED_TOUCH = ("customer_id", "ts", "channel")
 _REQUIRED_ORDER = ("order_id", "customer_id", "order_ts", "revenue")
 _OPTIONAL_TOUCH = ("campaign", "interaction")
-_TS = nw.Datetime("us")
 _MICROSECONDS_PER_DAY = 86_400_000_000
 #: Two touches in a row are in one journey only when these columns agree.
 _JOURNEY_KEYS = ("customer_id", "_next", "_converting")
@@ -256,14 +263,14 @@ def _checked_max_steps(max_steps: Any) -> int | None:
 
 def _prepared(touches: nw.LazyFrame, orders: Any, interactions: Any):
     """Touchpoints and orders checked, in one engine, ids as strings, times as timestamps."""
-    buys = _same_engine(touches, orders, "orders")
+    buys = same_engine(touches, orders, "orders", "touchpoints")
     require_columns(touches, _REQUIRED_TOUCH, "touchpoints")
     require_columns(buys, _REQUIRED_ORDER, "orders")
     touches = _kept_interactions(touches, interactions)
     present = touches.collect_schema().names()
     touches = touches.select(
         nw.col("customer_id").cast(nw.String),
-        _timestamp(touches, "ts", "touchpoints").alias("ts"),
+        timestamp_column(touches, "ts", "touchpoints").alias("ts"),
         *(
             nw.col(name).cast(nw.String)
             for name in ("channel", *_OPTIONAL_TOUCH)
@@ -273,24 +280,12 @@ def _prepared(touches: nw.LazyFrame, orders: Any, interactions: Any):
     buys = buys.select(
         nw.col("order_id").cast(nw.String),
         nw.col("customer_id").cast(nw.String),
-        _timestamp(buys, "order_ts", "orders").alias("order_ts"),
+        timestamp_column(buys, "order_ts", "orders").alias("order_ts"),
         nw.col("revenue").cast(nw.Float64),
     )
     _check_touches(touches)
     _check_orders(buys)
     return touches, buys
-
-
-def _same_engine(
-    lazy: nw.LazyFrame, other: Any, table: str, like: str = "touchpoints"
-) -> nw.LazyFrame:
-    opened, _ = as_lazy(other, table)
-    if opened.implementation != lazy.implementation:
-        raise TypeError(
-            f"{table}: expected the same kind of frame as {like} "
-            f"({lazy.implementation.name}), got {opened.implementation.name}"
-        )
-    return opened
 
 
 def _kept_interactions(touches: nw.LazyFrame, interactions: Any) -> nw.LazyFrame:
@@ -301,19 +296,6 @@ def _kept_interactions(touches: nw.LazyFrame, interactions: Any) -> nw.LazyFrame
         raise ValueError("interactions: an empty list drops every touch; pass None to keep all")
     require_columns(touches, ["interaction"], "touchpoints")
     return touches.filter(nw.col("interaction").cast(nw.String).is_in(kept))
-
-
-def _timestamp(lazy: nw.LazyFrame, column: str, table: str) -> nw.Expr:
-    """``column`` as a naive microsecond timestamp (UTC for zoned ones); a date becomes midnight."""
-    dtype = lazy.collect_schema()[column]
-    if dtype == nw.Date:
-        return nw.col(column).cast(_TS)
-    if dtype != nw.Datetime:
-        raise DataContractError(table, column, "a timestamp column", f"dtype {dtype}")
-    expression = nw.col(column)
-    if dtype.time_zone is not None:
-        expression = expression.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-    return expression.cast(_TS)
 
 
 def _check_touches(touches: nw.LazyFrame) -> None:
@@ -371,7 +353,7 @@ def _timeline(touches: nw.LazyFrame, buys: nw.LazyFrame) -> tuple[nw.LazyFrame, 
     touch_rows = touches.with_columns(
         order_id=nothing,
         _order_customer=nothing,
-        conversion_ts=nw.lit(None, _TS),
+        conversion_ts=nw.lit(None, TIMESTAMP),
         revenue=nw.lit(None, nw.Float64),
     )
     order_rows = buys.select(
@@ -687,7 +669,7 @@ def label_journeys(
     ['Unsegmented', 'Unsegmented']
     """
     lazy, back = as_lazy(journeys, "journeys")
-    tags = _same_engine(lazy, labels, "labels", "journeys")
+    tags = same_engine(lazy, labels, "labels", "journeys")
     columns = [columns] if isinstance(columns, str) else list(columns)
     require_columns(lazy, [on], "journeys")
     require_columns(tags, [on, *columns], "labels")

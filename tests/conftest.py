@@ -10,8 +10,11 @@ import os
 import tempfile
 from pathlib import Path
 
+import duckdb
 import nbformat
 import pandas as pd
+import polars as pl
+import pyarrow as pa
 import pytest
 
 from segkit.dataset import Dataset
@@ -20,6 +23,25 @@ os.environ["SEGKIT_OUTPUTS"] = tempfile.mkdtemp(prefix="segkit-test-outputs-")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 PROJECT = Path(__file__).resolve().parents[1]
+
+
+def _duckdb(frame: pd.DataFrame) -> duckdb.DuckDBPyRelation:
+    return duckdb.from_arrow(pa.Table.from_pandas(frame, preserve_index=False))
+
+
+#: How each engine's frame is built from a pandas one, for engine-parity tests.
+ENGINES = {
+    "pandas": lambda frame: frame.copy(),
+    "polars": pl.from_pandas,
+    "polars_lazy": lambda frame: pl.from_pandas(frame).lazy(),
+    "duckdb": _duckdb,
+}
+NATIVE_TYPES = {
+    "pandas": pd.DataFrame,
+    "polars": pl.DataFrame,
+    "polars_lazy": pl.LazyFrame,
+    "duckdb": duckdb.DuckDBPyRelation,
+}
 
 
 def write_notebook(folder: Path, name: str, *cells: str) -> Path:

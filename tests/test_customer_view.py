@@ -4,38 +4,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import duckdb
 import narwhals as nw
 import numpy as np
 import pandas as pd
 import polars as pl
-import pyarrow as pa
 import pytest
 
 from segkit.customer_view import SUBSEGMENT_INPUTS, VIEW_COLUMNS, customer_view
 from segkit.errors import DataContractError
 from segkit.simulation import simulate
+from tests.conftest import ENGINES, NATIVE_TYPES
 
 AS_OF = "2025-02-01"
-
-
-def _duckdb(frame: pd.DataFrame) -> duckdb.DuckDBPyRelation:
-    return duckdb.from_arrow(pa.Table.from_pandas(frame, preserve_index=False))
-
-
-#: How each engine's frame is built from a pandas one.
-ENGINES = {
-    "pandas": lambda frame: frame.copy(),
-    "polars": pl.from_pandas,
-    "polars_lazy": lambda frame: pl.from_pandas(frame).lazy(),
-    "duckdb": _duckdb,
-}
-NATIVE_TYPES = {
-    "pandas": pd.DataFrame,
-    "polars": pl.DataFrame,
-    "polars_lazy": pl.LazyFrame,
-    "duckdb": duckdb.DuckDBPyRelation,
-}
 
 
 def to_pandas(result) -> pd.DataFrame:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pandas as pd
-import polars as pl
-import pyarrow as pa
 import pytest
 
 from segkit.errors import DataContractError
 from segkit.heuristic_attribution import HEURISTIC_MODELS, heuristic_credits
 from segkit.journeys import journeys_from_paths
+from tests.conftest import ENGINES
 
 
 def journey(
@@ -257,11 +255,7 @@ def random_journeys(n: int = 60, seed: int = 7) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-ENGINES = {
-    "polars": pl.from_pandas,
-    "polars_lazy": lambda frame: pl.from_pandas(frame).lazy(),
-    "duckdb": lambda frame: duckdb.from_arrow(pa.Table.from_pandas(frame, preserve_index=False)),
-}
+OTHER_ENGINES = {name: build for name, build in ENGINES.items() if name != "pandas"}
 MODEL_OPTIONS = {
     "custom": {"weights": {"first": 3, "last": 2, "middle": 1}},
     "w_shaped": {"lead_step": "lead"},
@@ -292,10 +286,10 @@ def test_credits_add_up_to_each_segments_conversions_and_revenue(model, mixed, p
     assert credits["revenue"].sum().to_numpy() == pytest.approx(journeys["revenue"].sum())
 
 
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", OTHER_ENGINES)
 @pytest.mark.parametrize("model", HEURISTIC_MODELS)
 def test_engines_give_the_same_credits(model, engine, mixed, pandas_credits):
-    native = ENGINES[engine](mixed)
+    native = OTHER_ENGINES[engine](mixed)
     result = heuristic_credits(native, model, by="segment", **MODEL_OPTIONS.get(model, {}))
     pd.testing.assert_frame_equal(result, pandas_credits[model], check_dtype=False, rtol=1e-12)
 

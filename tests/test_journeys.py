@@ -3,12 +3,10 @@ engines, labels, statistics and bad inputs."""
 
 from __future__ import annotations
 
-import duckdb
 import narwhals as nw
 import numpy as np
 import pandas as pd
 import polars as pl
-import pyarrow as pa
 import pytest
 
 from segkit.errors import DataContractError
@@ -23,25 +21,8 @@ from segkit.journeys import (
     untracked_conversions,
 )
 from segkit.simulation import simulate
+from tests.conftest import ENGINES, NATIVE_TYPES
 
-
-def _duckdb(frame: pd.DataFrame) -> duckdb.DuckDBPyRelation:
-    return duckdb.from_arrow(pa.Table.from_pandas(frame, preserve_index=False))
-
-
-#: How each engine's frame is built from a pandas one.
-ENGINES = {
-    "pandas": lambda frame: frame.copy(),
-    "polars": pl.from_pandas,
-    "polars_lazy": lambda frame: pl.from_pandas(frame).lazy(),
-    "duckdb": _duckdb,
-}
-NATIVE_TYPES = {
-    "pandas": pd.DataFrame,
-    "polars": pl.DataFrame,
-    "polars_lazy": pl.LazyFrame,
-    "duckdb": duckdb.DuckDBPyRelation,
-}
 COMPARED = [*JOURNEY_COLUMNS, *TOUCH_COLUMNS]
 
 

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import duckdb
 import numpy as np
 import pandas as pd
-import polars as pl
-import pyarrow as pa
 import pytest
 
 import segkit.markov_attribution as markov
 from segkit.errors import DataContractError
 from segkit.journeys import journeys_from_paths
 from segkit.markov_attribution import MarkovAttribution, markov_credits
+from tests.conftest import ENGINES
 
 #: Serhii Puzyrov, "Markov Chain Attribution – Simple Explanation Of Removal Effect" (2019),
 #: serhiipuzyrov.com: removal effects 0.75 and 0.5, so 2.4 and 1.6 conversions.
@@ -26,13 +24,6 @@ REFERENCE = pd.DataFrame(
         "total_null": [1, 0, 0],
     }
 )
-
-ENGINES = {
-    "pandas": lambda frame: frame.copy(),
-    "polars": pl.from_pandas,
-    "polars_lazy": lambda frame: pl.from_pandas(frame).lazy(),
-    "duckdb": lambda frame: duckdb.from_arrow(pa.Table.from_pandas(frame, preserve_index=False)),
-}
 
 
 def paths_frame(paths: list[tuple[str, float, float]], value: float = 10.0) -> pd.DataFrame:

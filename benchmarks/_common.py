@@ -1,0 +1,51 @@
+"""What the benchmark scripts share: a fresh process per measurement, its time and memory.
+
+A child process's ``ru_maxrss`` starts from its parent's peak, so the parent
+that drives a benchmark never loads the data itself: it runs the script again
+(``run_script``) to generate inputs, check results and measure, and reads the
+child's last line of output.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def run_script(script: str, *arguments: str) -> str:
+    """``python script *arguments`` in a fresh process; its last line of output."""
+    done = subprocess.run(
+        [sys.executable, script, *arguments], capture_output=True, text=True, check=False
+    )
+    if done.returncode:
+        raise RuntimeError(f"{script} {' '.join(arguments)} failed:\n{done.stderr[-3000:]}")
+    lines = done.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def peak_mb() -> float:
+    """This process's peak resident set size so far, in MB (Linux reports KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(compute: Callable[[], Any], runs: int) -> tuple[dict[str, float], Any]:
+    """Median seconds of ``runs`` calls of ``compute``, peak MB before and after, last result."""
+    input_mb = peak_mb()
+    seconds, result = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = compute()
+        seconds.append(time.perf_counter() - started)
+    timing = {"seconds": statistics.median(seconds), "input_mb": input_mb, "peak_mb": peak_mb()}
+    return timing, result
+
+
+def report(row: dict[str, Any]) -> None:
+    """A worker's measurement, as the last line its parent reads."""
+    print(json.dumps(row))
