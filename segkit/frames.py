@@ -101,12 +101,23 @@ def days_between(later: nw.Expr, earlier: nw.Expr) -> nw.Expr:
 
 def quantiles(lazy: nw.LazyFrame, column: str, probabilities: Sequence[float]) -> list[float]:
     """Linear-interpolated quantiles of a numeric column, computed in the engine."""
+    return quantiles_of(lazy, [column], probabilities)[column]
+
+
+def quantiles_of(
+    lazy: nw.LazyFrame, columns: Sequence[str], probabilities: Sequence[float]
+) -> dict[str, list[float]]:
+    """The same quantiles of several columns in one query (one pass over a lazy frame)."""
     expressions = [
-        nw.col(column).quantile(p, interpolation="linear").alias(f"q{i}")
+        nw.col(column).quantile(p, interpolation="linear").alias(f"{column}__q{i}")
+        for column in columns
         for i, p in enumerate(probabilities)
     ]
     row = collect_small(lazy.select(*expressions)).iloc[0]
-    return [float(row[f"q{i}"]) for i in range(len(probabilities))]
+    return {
+        column: [float(row[f"{column}__q{i}"]) for i in range(len(probabilities))]
+        for column in columns
+    }
 
 
 def as_timestamp(value: Any, name: str = "as_of") -> datetime:

@@ -60,7 +60,7 @@ import narwhals as nw
 import pandas as pd
 
 from segkit.errors import DataContractError, ParameterError
-from segkit.frames import as_lazy, collect_small, quantiles, require_columns
+from segkit.frames import as_lazy, collect_small, quantiles_of, require_columns
 
 TABLE = "customer view"
 #: The view's column behind each metric.
@@ -157,23 +157,28 @@ class RFM:
                 TABLE, None, "at least one customer with orders to learn RFM cut points from"
             )
         else:
-            fitted = lazy.filter(~_is_prospect(schema))
-            cuts = {
-                metric: _quantile_cuts(fitted, column, self.bins)
-                for metric, column in METRICS.items()
-            }
+            cuts = _quantile_cuts(lazy.filter(~_is_prospect(schema)), self.bins)
         self.cut_points_ = _cut_point_table(cuts, self.bins)
         self.segment_table_ = segment_table
         return self
 
     def transform(self, view: Any) -> Any:
         """``view`` (same kind of frame) plus r/f/m scores, ``rfm_score`` and ``rfm_segment``."""
+        return self._scored(view, check=True)
+
+    def fit_transform(self, view: Any) -> Any:
+        """``fit(view).transform(view)``, checking the values once rather than twice (on a
+        lazy frame each check is a pass over the data)."""
+        return self.fit(view)._scored(view, check=False)
+
+    def _scored(self, view: Any, check: bool) -> Any:
         if not hasattr(self, "cut_points_"):
             raise RuntimeError("this RFM is not fitted yet: call fit(view) first")
         lazy, back = as_lazy(view, TABLE)
         require_columns(lazy, METRICS.values(), TABLE)
         schema = dict(lazy.collect_schema())
-        _check_values(lazy, schema)
+        if check:
+            _check_values(lazy, schema)
         buyer = ~_is_prospect(schema)
         raw = {metric: _score_expr(self.cut_points_, metric) for metric in METRICS}
         digits = nw.concat_str([raw[metric].cast(nw.String) for metric in METRICS])
@@ -186,10 +191,6 @@ class RFM:
         if "customer_id" in schema:
             result = result.sort("customer_id")
         return _nullable_ints(back(result), list(SCORES.values()))
-
-    def fit_transform(self, view: Any) -> Any:
-        """``fit(view).transform(view)``."""
-        return self.fit(view).transform(view)
 
 
 def rfm(
@@ -293,13 +294,16 @@ def _check_values(lazy: nw.LazyFrame, schema: Mapping[str, Any]) -> int:
     return int(counts["buyers"])
 
 
-def _quantile_cuts(buyers: nw.LazyFrame, column: str, bins: int) -> list[float]:
-    """Quantile cut points, de-duplicated; cuts at the maximum would leave the top class empty."""
+def _quantile_cuts(buyers: nw.LazyFrame, bins: int) -> dict[str, list[float]]:
+    """Quantile cut points per metric, in one query, de-duplicated; cuts at the maximum
+    would leave the top class empty."""
     probabilities = [i / bins for i in range(1, bins)] + [1.0]
-    *cuts, maximum = (
-        float(f"{q:.{CUT_DIGITS}g}") for q in quantiles(buyers, column, probabilities)
-    )
-    return sorted({cut for cut in cuts if cut < maximum})
+    found = quantiles_of(buyers, list(METRICS.values()), probabilities)
+    cuts = {}
+    for metric, column in METRICS.items():
+        *inner, maximum = (float(f"{q:.{CUT_DIGITS}g}") for q in found[column])
+        cuts[metric] = sorted({cut for cut in inner if cut < maximum})
+    return cuts
 
 
 def _threshold_cuts(thresholds: Any, bins: int) -> dict[str, list[float]]:
