@@ -34,15 +34,28 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(compute: Callable[[], Any], runs: int) -> tuple[dict[str, float], Any]:
-    """Median seconds of ``runs`` calls of ``compute``, peak MB before and after, last result."""
-    input_mb = peak_mb()
-    seconds, result = [], None
+def cpu_seconds() -> float:
+    """CPU time this process has used so far (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(compute: Callable[[], Any], runs: int) -> tuple[float, float, Any]:
+    """Median wall seconds and median CPU seconds of ``runs`` calls, and the last result."""
+    seconds, cpu, result = [], [], None
     for _ in range(runs):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), cpu_seconds()
         result = compute()
         seconds.append(time.perf_counter() - started)
-    timing = {"seconds": statistics.median(seconds), "input_mb": input_mb, "peak_mb": peak_mb()}
+        cpu.append(cpu_seconds() - cpu_started)
+    return statistics.median(seconds), statistics.median(cpu), result
+
+
+def measure(compute: Callable[[], Any], runs: int) -> tuple[dict[str, float], Any]:
+    """:func:`timed`, with the peak MB before and after; the timing row and the last result."""
+    input_mb = peak_mb()
+    seconds, cpu, result = timed(compute, runs)
+    timing = {"seconds": seconds, "cpu_seconds": cpu, "input_mb": input_mb, "peak_mb": peak_mb()}
     return timing, result
 
 

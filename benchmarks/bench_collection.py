@@ -7,11 +7,11 @@ runs) and peak Python memory of validation is reported (tracemalloc).
 
 from __future__ import annotations
 
-import statistics
 import tempfile
-import time
 import tracemalloc
 from pathlib import Path
+
+from _common import timed
 
 import segkit as sk
 
@@ -19,21 +19,11 @@ SIZES = (2_000, 20_000, 100_000)
 RUNS = 3
 
 
-def median_seconds(step, *args, **kwargs):
-    """Median wall time of ``RUNS`` calls, and the last result."""
-    seconds = []
-    for _ in range(RUNS):
-        started = time.perf_counter()
-        result = step(*args, **kwargs)
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds), result
-
-
 def measure(n_customers: int, folder: Path) -> dict[str, float]:
     sk.simulate(n_customers=n_customers, seed=42).write(folder, format="csv")
-    load_s, raw = median_seconds(sk.load_source, {"kind": "csv", "path": str(folder)})
-    validate_s, validation = median_seconds(sk.validate, raw, as_of="2026-01-01")
-    audit_s, _ = median_seconds(sk.audit, raw, validation)
+    load_s, _, raw = timed(lambda: sk.load_source({"kind": "csv", "path": str(folder)}), RUNS)
+    validate_s, _, validation = timed(lambda: sk.validate(raw, as_of="2026-01-01"), RUNS)
+    audit_s, _, _ = timed(lambda: sk.audit(raw, validation), RUNS)
     tracemalloc.start()
     sk.validate(raw, as_of="2026-01-01")
     peak_mb = tracemalloc.get_traced_memory()[1] / 2**20

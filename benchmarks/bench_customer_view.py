@@ -34,17 +34,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from _common import measure, run_script
 
 SIZES = (1_000_000, 10_000_000)
 RUNS = 3
@@ -247,30 +243,11 @@ def _as_pandas(result):
     return frame.to_pandas().reset_index(drop=True)
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def worker(engine: str, step: str, path: str, runs: int = RUNS) -> dict:
     """Load the orders, then time ``runs`` runs (wall and CPU); peak RSS in MB before and after."""
     orders, compute = _load(engine, step, path)
-    input_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    seconds, cpu = [], []
-    for _ in range(runs):
-        started, cpu_started = time.perf_counter(), _cpu_seconds()
-        result = compute(orders)
-        seconds.append(time.perf_counter() - started)
-        cpu.append(_cpu_seconds() - cpu_started)
-    rows = len(_as_pandas(result))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {
-        "seconds": statistics.median(seconds),
-        "cpu_seconds": statistics.median(cpu),
-        "rows": rows,
-        "input_mb": input_mb,
-        "peak_mb": peak_mb,
-    }
+    timing, result = measure(lambda: compute(orders), runs)
+    return {**timing, "rows": len(_as_pandas(result))}
 
 
 def check(path: str) -> None:
@@ -296,15 +273,8 @@ def check(path: str) -> None:
 
 
 def _run(*arguments: str) -> str:
-    """This script in a fresh Python process; its last line of output.
-
-    Generation and checks run in subprocesses too: a child's ``ru_maxrss``
-    starts from its parent's peak, so the parent must never hold the orders.
-    """
-    done = subprocess.run([sys.executable, __file__, *arguments], capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"{' '.join(arguments)} failed:\n{done.stderr}")
-    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    """This script in a fresh Python process (see ``_common``); its last line of output."""
+    return run_script(__file__, *arguments)
 
 
 def main() -> None:

@@ -37,11 +37,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,6 +48,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+from _common import timed
 
 from segkit.journeys import journeys_from_paths
 from segkit.markov_attribution import MarkovAttribution, markov_credits
@@ -165,15 +164,6 @@ def collapsed_paths(paths: pd.DataFrame) -> pd.DataFrame:
     return table.groupby("path", as_index=False, sort=True)[columns].sum()
 
 
-def median_seconds(run: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def time_engines(paths: pd.DataFrame, orders, engines, runs: int, case: str) -> list[dict]:
     journeys = journeys_from_paths(paths)
     rows = []
@@ -181,7 +171,7 @@ def time_engines(paths: pd.DataFrame, orders, engines, runs: int, case: str) -> 
         states = len(MarkovAttribution(order=order).fit(journeys).states_)
         for engine in engines:
             frame = ENGINES[engine](journeys)
-            seconds = median_seconds(lambda f=frame, k=order: markov_credits(f, order=k), runs)
+            seconds = timed(lambda f=frame, k=order: markov_credits(f, order=k), runs)[0]
             rows.append(
                 {
                     "case": case,
@@ -211,7 +201,7 @@ def compare_channel_attribution(python: str, paths: pd.DataFrame, orders) -> pd.
     journeys = journeys_from_paths(paths)
     rows = []
     for order in orders:
-        exact_seconds = median_seconds(lambda k=order: markov_credits(journeys, order=k), 3)
+        exact_seconds = timed(lambda k=order: markov_credits(journeys, order=k), 3)[0]
         model = MarkovAttribution(order=order).fit(journeys)
         exact = model.removal_effects_.set_index("channel")["removal_effect"]
         theirs = pd.Series(simulated[str(order)]["effects"]).reindex(exact.index)

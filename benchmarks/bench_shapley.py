@@ -19,15 +19,13 @@ Python.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 import warnings
-from collections.abc import Callable
 
 import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa
+from _common import timed
 
 from segkit.shapley_attribution import shapley_credits
 
@@ -93,15 +91,6 @@ def engines(table: pa.Table) -> dict[str, object]:
     }
 
 
-def median_seconds(run: Callable[[], object]) -> float:
-    seconds = []
-    for _ in range(RUNS):
-        started = time.perf_counter()
-        run()
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds)
-
-
 def check(frames: dict[str, object], expected: dict[str, float]) -> None:
     for engine, frame in frames.items():
         found = shapley_credits(frame)
@@ -132,9 +121,9 @@ def main() -> None:
     print(f"{'engine':<14}" + "".join(f"{variant:>12}" for variant in options.variants))
     for engine, frame in frames.items():
         cells = [
-            median_seconds(
-                lambda frame=frame, variant=variant: shapley_credits(frame, variant=variant)
-            )
+            timed(
+                lambda frame=frame, variant=variant: shapley_credits(frame, variant=variant), RUNS
+            )[0]
             for variant in options.variants
         ]
         print(f"{'segkit-' + engine:<14}" + "".join(f"{cell:>12.2f}" for cell in cells))
@@ -143,7 +132,7 @@ def main() -> None:
         ("plain-python", lambda: plain_python(*columns)),
         ("  +lists", lambda: plain_python(*(pandas[c].tolist() for c in COLUMNS))),
     ):
-        plain = median_seconds(run)
+        plain = timed(run, RUNS)[0]
         cells = [f"{plain:>12.2f}" if v == "simplified" else f"{'-':>12}" for v in options.variants]
         print(f"{name:<14}" + "".join(cells))
 

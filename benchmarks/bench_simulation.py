@@ -6,8 +6,7 @@ customers, orders, touchpoints, seconds and touchpoints generated per second.
 
 from __future__ import annotations
 
-import statistics
-import time
+from _common import timed
 
 from segkit.simulation import simulate
 
@@ -17,12 +16,7 @@ RUNS = 3
 
 def measure(n_customers: int) -> dict[str, float]:
     """Rows produced and the median wall time of ``RUNS`` runs of ``simulate``."""
-    seconds = []
-    for _ in range(RUNS):
-        started = time.perf_counter()
-        data = simulate(n_customers=n_customers, seed=42)
-        seconds.append(time.perf_counter() - started)
-    median = statistics.median(seconds)
+    median, _, data = timed(lambda: simulate(n_customers=n_customers, seed=42), RUNS)
     return {
         "customers": n_customers,
         "orders": len(data.orders),
