@@ -161,3 +161,19 @@ def test_broken_parameter_is_refused_before_anything_runs(tmp_path, capsys):
     assert code == 1
     assert "rfm_bin" in capsys.readouterr().err
     assert not (tmp_path / "out" / "01_data_collection.ipynb").exists()
+
+
+def test_attribution_credits_every_tracked_conversion_under_every_model(report):
+    _, result = report
+    stage = sk.run_paths(result.out)
+    data = stage.read_dataset()
+    if data.touchpoints is None:
+        assert not stage.has("attribution")  # transactions only: the stage says so and skips
+        return
+    attribution = stage.read("attribution")
+    coverage = sk.untracked_conversions(data.touchpoints, data.orders, lookback_days=30).iloc[0]
+    tracked = coverage["orders"] - coverage["untracked_orders"]
+    per_model = attribution.groupby("model")["conversions"].sum()
+    assert len(per_model) == 9
+    assert per_model.to_numpy() == pytest.approx([tracked] * 9)
+    assert (attribution["conversions"] >= 0).all()
