@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from segkit import plots
 from segkit.attribution import (
+    DATA_DRIVEN_MODELS,
     DEFAULT_MODELS,
     MODELS,
     attribute,
@@ -28,6 +29,7 @@ from segkit.errors import (
     StageOutputMissing,
 )
 from segkit.journeys import (
+    drop_direct,
     journey_stats,
     journeys,
     journeys_from_paths,
@@ -59,6 +61,7 @@ __all__ = [
     "AttributionExplorer",
     "Audit",
     "CustomerClusters",
+    "DATA_DRIVEN_MODELS",
     "DEFAULT_MODELS",
     "DataContractError",
     "Dataset",
@@ -90,6 +93,7 @@ __all__ = [
     "compare_models_long",
     "customer_view",
     "delivery",
+    "drop_direct",
     "flag_summary",
     "journey_stats",
     "journeys",

@@ -42,10 +42,12 @@ from scipy import stats
 
 from segkit.errors import DataContractError
 from segkit.heuristic_attribution import HEURISTIC_MODELS, heuristic_credits, tidy_credits
-from segkit.journeys import journeys_from_paths
+from segkit.journeys import drop_direct, journeys_from_paths
 
 #: Every model :func:`attribute` knows, by its public name.
 MODELS: tuple[str, ...] = (*HEURISTIC_MODELS, "markov", "shapley", "shapley_ordered")
+#: The models that learn from converting and non-converting journeys.
+DATA_DRIVEN_MODELS: tuple[str, ...] = ("markov", "shapley", "shapley_ordered")
 #: The nine models :func:`compare_models` runs by default.
 DEFAULT_MODELS: tuple[str, ...] = (
     "first_touch",
@@ -82,6 +84,12 @@ def attribute(
         for the rule-based models; ``order`` and ``collapse_repeats`` for
         ``markov``; ``variant`` (``"simplified"`` or ``"rate"``) and
         ``max_channels`` for ``shapley``; ``max_channels`` for ``shapley_ordered``.
+        ``markov``, ``shapley`` and ``shapley_ordered`` also take
+        ``direct_channels``: set those channels' steps aside first, except in
+        journeys made only of them (:func:`segkit.journeys.drop_direct`, the
+        rule ``last_non_direct`` applies), so navigational direct visits
+        right before an order do not take the credit. By default they count
+        like any channel, as in the ChannelAttribution package.
 
     Returns
     -------
@@ -107,6 +115,11 @@ def attribute(
     [20.0, 20.0]
     """
     groups = _as_groups(by)
+    if model in DATA_DRIVEN_MODELS and "direct_channels" in options:
+        options = dict(options)
+        direct = options.pop("direct_channels")
+        if direct is not None:
+            journeys = drop_direct(journeys, direct)
     if model in HEURISTIC_MODELS:
         credits = heuristic_credits(journeys, model, by=groups, **options)
     elif model == "markov":
@@ -311,7 +324,9 @@ def attribute_paths(
     return attribute(journeys, model, **options)
 
 
-def attribution_truth_check(credits: pd.DataFrame, truth_effects: pd.DataFrame) -> pd.DataFrame:
+def attribution_truth_check(
+    credits: pd.DataFrame, truth_effects: pd.DataFrame, column: str = "incremental_conversions"
+) -> pd.DataFrame:
     """How well each model's credit follows the channel effects planted in simulated data.
 
     Parameters
@@ -321,8 +336,14 @@ def attribution_truth_check(credits: pd.DataFrame, truth_effects: pd.DataFrame) 
         models' from :func:`compare_models_long` (a ``model`` column); ``by``
         groups are summed per channel.
     truth_effects : pandas DataFrame
-        ``channel`` and ``incremental_effect`` (one row per channel), such as
+        ``channel`` and ``column`` (one row per channel), such as
         ``simulate(...).truth.channel_effects``.
+    column : str, default "incremental_conversions"
+        The true value of each channel. The default, the conversions the
+        tracked journeys would lose without the channel, is in the units of
+        the credits: a channel's truth grows with both its effect per touch
+        and its number of touches. ``"incremental_effect"`` (the effect of
+        one touch) ranks channels by strength alone.
 
     Returns
     -------
@@ -330,24 +351,26 @@ def attribution_truth_check(credits: pd.DataFrame, truth_effects: pd.DataFrame) 
         One row per model (``model`` only when ``credits`` has it):
         ``channels`` compared (the union of both tables; a channel missing
         from one side counts 0 there), ``spearman`` (rank correlation of
-        credited conversions with the effects; NaN when either side is
-        constant) and ``share_error`` (½ Σ |credit share − effect share|, the
-        total variation distance: 0 is a perfect split, 1 credits only
-        channels without effect). Negative effects count as 0 in the shares.
+        credited conversions with the truth; NaN when either side is
+        constant), ``top_channels`` (how many of the truly strongest channels
+        the model ranks in the right order before its first mistake) and
+        ``share_error`` (½ Σ |credit share − true share|, the total variation
+        distance: 0 is a perfect split, 1 credits only channels without
+        effect). Negative truths count as 0 in the shares.
 
     Example
     -------
     >>> import pandas as pd
     >>> credits = pd.DataFrame({"channel": ["email", "search"], "conversions": [1.0, 3.0]})
-    >>> truth = pd.DataFrame({"channel": ["email", "search"], "incremental_effect": [0.1, 0.1]})
-    >>> attribution_truth_check(credits, truth)["share_error"].tolist()
-    [0.25]
+    >>> truth = pd.DataFrame({"channel": ["email", "search"], "incremental_conversions": [3, 1]})
+    >>> attribution_truth_check(credits, truth)[["share_error", "top_channels"]].values.tolist()
+    [[0.5, 0.0]]
     """
     _require(credits, ("channel", "conversions"), "credits")
-    _require(truth_effects, ("channel", "incremental_effect"), "truth_effects")
+    _require(truth_effects, ("channel", column), "truth_effects")
     if truth_effects["channel"].duplicated().any():
         raise ValueError("truth_effects: expected one row per channel")
-    effects = truth_effects.set_index("channel")["incremental_effect"].astype("float64")
+    effects = truth_effects.set_index("channel")[column].astype("float64")
     if "model" not in credits:
         return pd.DataFrame([_agreement(credits, effects)])
     rows = [
@@ -376,4 +399,28 @@ def _agreement(credits: pd.DataFrame, effects: pd.Series) -> dict[str, float]:
         error = 0.5 * np.abs(credit / credit.sum() - positive / positive.sum()).sum()
     else:
         error = np.nan
-    return {"channels": len(channels), "spearman": float(rho), "share_error": float(error)}
+    return {
+        "channels": len(channels),
+        "spearman": float(rho),
+        "top_channels": _ordered_prefix(credit, effect),
+        "share_error": float(error),
+    }
+
+
+def _ordered_prefix(credit: np.ndarray, effect: np.ndarray) -> int:
+    """How many of the strongest channels by ``effect`` ``credit`` ranks first, in order.
+
+    Channels tied in truth may come in either order; the count stops at the
+    first truly strongest channel the credits do not put next.
+    """
+    truth_order = np.argsort(-effect, kind="stable")
+    credit_order = np.argsort(-credit, kind="stable")
+    matched = 0
+    for position, channel in enumerate(truth_order):
+        if effect[channel] <= 0:
+            break
+        tied = np.flatnonzero(effect == effect[channel])
+        if credit_order[position] not in tied or credit[credit_order[position]] <= 0:
+            break
+        matched += 1
+    return matched

@@ -19,7 +19,10 @@ class Truth:
     ----------
     channel_effects : DataFrame
         ``channel``, ``incremental_effect``: the increase in a journey's
-        conversion probability from one touch of the channel (direct is 0).
+        conversion probability from one touch of the channel (direct is 0),
+        and ``incremental_conversions``: the expected conversions of the
+        tracked journeys that would be lost without the channel, the truth
+        attribution models estimate.
     customers : DataFrame
         ``customer_id`` and one boolean column per planted behaviour:
         ``vip``, ``discount_abuser``, ``cherry_picker``, ``churned``, ``charmed``.

@@ -692,6 +692,50 @@ def label_journeys(
     return _fresh_index(back(labelled.sort(*order) if order else labelled))
 
 
+def drop_direct(journeys: Any, direct_channels: str | Sequence[str] = ("direct",)) -> Any:
+    """Journeys without their direct steps, except journeys made only of direct steps.
+
+    A direct visit right before an order is usually navigational: the customer
+    had already decided and typed the address. Data-driven models (``markov``,
+    ``shapley``) read such visits as the strongest channel because they sit in
+    converting journeys only. Setting them aside applies the rule of
+    ``last_non_direct`` to every model: direct counts only when a journey has
+    nothing else. Steps are renumbered from 1; conversions, nulls and revenue
+    are unchanged, so every model still credits every conversion.
+
+    Parameters
+    ----------
+    journeys : frame
+        Journeys in this module's format, any supported kind.
+    direct_channels : str or sequence of str, default ("direct",)
+        The channels to set aside.
+
+    Returns
+    -------
+    frame
+        Same kind as ``journeys``, sorted by ``journey_id`` and ``step``.
+
+    Example
+    -------
+    >>> paths = pd.DataFrame({"path": ["email > direct", "direct"], "total_conversions": [1, 1]})
+    >>> steps = drop_direct(journeys_from_paths(paths, value=None, nulls=None))
+    >>> steps[["journey_id", "step", "steps", "channel"]].values.tolist()
+    [['p0', 1, 1, 'email'], ['p1', 1, 1, 'direct']]
+    """
+    lazy, back = as_lazy(journeys, "journeys")
+    require_columns(lazy, ["journey_id", "step", "steps", "channel"], "journeys")
+    direct = [direct_channels] if isinstance(direct_channels, str) else list(direct_channels)
+    is_direct = nw.col("channel").is_in(direct)
+    others = (~is_direct).cast(nw.Int64).sum().over("journey_id")
+    kept = lazy.with_columns(_others=others).filter(~is_direct | (nw.col("_others") == 0))
+    kept = kept.with_columns(_one=nw.lit(1, nw.Int64))
+    renumbered = kept.with_columns(
+        step=nw.col("_one").cum_sum().over("journey_id", order_by="step").cast(nw.Int64),
+        steps=nw.col("_one").sum().over("journey_id").cast(nw.Int64),
+    )
+    return _fresh_index(back(renumbered.drop("_others", "_one").sort("journey_id", "step")))
+
+
 def _check_unique(lazy: nw.LazyFrame, key: str, table: str) -> None:
     counts = collect_small(lazy.select(rows=nw.len(), keys=nw.col(key).n_unique()))
     counts = counts.fillna(0).iloc[0]

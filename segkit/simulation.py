@@ -509,6 +509,8 @@ class _Journeys:
     touch_second: np.ndarray
     touch_channel: np.ndarray
     touch_interaction: np.ndarray
+    chance: np.ndarray  # each journey's conversion probability
+    touch_miss: np.ndarray  # log(1 - effect) of each touch: its share of the odds of no sale
 
 
 def _journeys(people: _Population, calendar: _Calendar, rng) -> _Journeys:
@@ -546,7 +548,28 @@ def _journeys(people: _Population, calendar: _Calendar, rng) -> _Journeys:
         anchor[journey] - offset,
         channel,
         interaction,
+        converts,
+        miss,
     )
+
+
+def _incremental_conversions(journeys: _Journeys, counted: np.ndarray) -> np.ndarray:
+    """Expected conversions of the ``counted`` journeys lost without each channel.
+
+    Switching channel c off multiplies a journey's odds of no sale, 1 - p, by
+    exp(-Σ log(1 - effect)) over its touches of c, so the journey loses
+    (1 - p) · (exp(-m_c) - 1) conversions in expectation.
+    """
+    touched = counted[journeys.touch_journey]
+    journey = journeys.touch_journey[touched]
+    channels = len(_CHANNELS)
+    miss = np.bincount(
+        journey * channels + journeys.touch_channel[touched],
+        journeys.touch_miss[touched],
+        minlength=len(journeys.anchor) * channels,
+    ).reshape(-1, channels)
+    keep = (1 - journeys.chance)[:, None]
+    return (keep * np.expm1(-miss))[counted].sum(axis=0)
 
 
 def _touch_channels(is_first: np.ndarray, consent: np.ndarray, rng) -> np.ndarray:
@@ -867,7 +890,7 @@ def _with_defects(data: Dataset, rng) -> tuple[Dataset, pd.DataFrame]:
     return data.replace(customers=customers, orders=orders, touchpoints=touchpoints), ledger
 
 
-def _truth(people: _Population, ledger: pd.DataFrame) -> Truth:
+def _truth(people: _Population, ledger: pd.DataFrame, incremental: np.ndarray) -> Truth:
     customers = pd.DataFrame(
         {
             "customer_id": people.ids,
@@ -890,6 +913,7 @@ def _truth(people: _Population, ledger: pd.DataFrame) -> Truth:
         }
     )
     effects = _CHANNELS[["channel", "incremental_effect"]].astype({"channel": "str"})
+    effects["incremental_conversions"] = incremental
     return Truth(effects, customers, experiments, ledger.astype({"row": "int64"}))
 
 
@@ -964,7 +988,8 @@ def simulate(
     assigned = _assign_experiments(people, calendar, rng)
     journeys = _journeys(people, calendar, rng)
     outside = ~_in_experiment(assigned, journeys.customer, journeys.anchor, n)
-    touches = _touches(journeys, outside & (rng.random(len(outside)) >= _UNTRACKED_SHARE), rng)
+    tracked = outside & (rng.random(len(outside)) >= _UNTRACKED_SHARE)
+    touches = _touches(journeys, tracked, rng)
     customer, second, praise = _purchases(people, journeys, outside, assigned, rng)
     orders = _order_table(people, calendar, customer, second, rng)
     ratings = _ratings(people, customer, second, orders["returned"].to_numpy(bool), rng)
@@ -985,5 +1010,5 @@ def simulate(
     )
     if defects:
         data, ledger = _with_defects(data, rng)
-    data.truth = _truth(people, ledger)
+    data.truth = _truth(people, ledger, _incremental_conversions(journeys, tracked))
     return data

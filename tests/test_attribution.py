@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import types
 
@@ -21,22 +20,11 @@ from segkit.attribution import (
 )
 from segkit.errors import DataContractError
 from segkit.heuristic_attribution import HEURISTIC_MODELS
+from segkit.journeys import drop_direct, journeys, journeys_from_paths
+from segkit.simulation import simulate
 
-#: The module each non-heuristic model lives in, written separately.
-MODEL_MODULES = {
-    "markov": "segkit.markov_attribution",
-    "shapley": "segkit.shapley_attribution",
-    "shapley_ordered": "segkit.shapley_attribution",
-}
 #: Options the invariant tests pass (custom needs weights; the rest use their defaults).
 OPTIONS = {"custom": {"weights": {"first": 3, "last": 2, "middle": 1}}}
-
-
-def needs_module(model: str) -> None:
-    """Skip a Markov or Shapley model whose module has not been written yet."""
-    module = MODEL_MODULES.get(model)
-    if module and importlib.util.find_spec(module) is None:
-        pytest.skip(f"{module} does not exist yet, so '{model}' cannot be checked")
 
 
 def long_journeys(rows: list[tuple]) -> pd.DataFrame:
@@ -83,7 +71,6 @@ JOURNEYS = long_journeys(
 
 @pytest.mark.parametrize("model", MODELS)
 def test_credits_are_non_negative_and_add_up_per_group(model):
-    needs_module(model)
     credits = attribute(JOURNEYS, model, by="segment", **OPTIONS.get(model, {}))
     assert list(credits.columns) == ["segment", "channel", "conversions", "revenue"]
     assert (credits[["conversions", "revenue"]] >= -1e-12).all().all()
@@ -96,7 +83,6 @@ def test_credits_are_non_negative_and_add_up_per_group(model):
 
 @pytest.mark.parametrize("model", MODELS)
 def test_renaming_channels_permutes_the_credits(model):
-    needs_module(model)
     names = {"search": "zz_paid", "email": "aa_crm", "social": "mm_meta", "direct": "direct"}
     renamed = JOURNEYS.assign(channel=JOURNEYS["channel"].map(names))
     original = attribute(JOURNEYS, model, by="segment", **OPTIONS.get(model, {}))
@@ -108,7 +94,6 @@ def test_renaming_channels_permutes_the_credits(model):
 
 @pytest.mark.parametrize("model", MODELS)
 def test_fractional_conversions_are_kept(model):
-    needs_module(model)
     journeys = long_journeys(
         [
             ("A", ["search", "email"], [2, 0], 0.3, 10),
@@ -261,8 +246,6 @@ def test_compare_models_options_per_model():
 
 
 def test_compare_models_default_runs_the_nine_models():
-    for model in DEFAULT_MODELS:
-        needs_module(model)
     wide = compare_models(JOURNEYS)
     assert list(wide.columns) == ["channel", *DEFAULT_MODELS]
 
@@ -302,11 +285,12 @@ def test_truth_check_hand_computed():
             "conversions": [3.0, 2.0, 1.0, 1.0, 1.0, 4.0],
         }
     )
-    truth = pd.DataFrame({"channel": ["a", "b", "c"], "incremental_effect": [0.3, 0.2, 0.1]})
+    truth = pd.DataFrame({"channel": ["a", "b", "c"], "incremental_conversions": [30, 20, 10]})
     check = attribution_truth_check(credits, truth)
-    assert list(check.columns) == ["model", "channels", "spearman", "share_error"]
+    assert list(check.columns) == ["model", "channels", "spearman", "top_channels", "share_error"]
     assert check["model"].tolist() == ["m1", "m2"]
     assert check["spearman"].tolist() == pytest.approx([1.0, -0.8660254])
+    assert check["top_channels"].tolist() == [3, 0]
     # m2 shares 1/6, 1/6, 4/6 against 3/6, 2/6, 1/6: ½ (2/6 + 1/6 + 3/6) = 1/2
     assert check["share_error"].tolist() == pytest.approx([0.0, 0.5])
 
@@ -320,9 +304,64 @@ def test_truth_check_single_model_groups_and_missing_channels():
         }
     )
     truth = pd.DataFrame({"channel": ["a", "b"], "incremental_effect": [0.1, 0.1]})
-    check = attribution_truth_check(credits, truth)
-    assert list(check.columns) == ["channels", "spearman", "share_error"]
-    # a: 2, b: 0, direct: 2 credited against effects 0.1, 0.1, 0
-    assert check.iloc[0].tolist() == pytest.approx([3, -0.5, 0.5])
-    with pytest.raises(DataContractError, match="incremental_effect"):
-        attribution_truth_check(credits, truth.drop(columns="incremental_effect"))
+    check = attribution_truth_check(credits, truth, column="incremental_effect")
+    assert list(check.columns) == ["channels", "spearman", "top_channels", "share_error"]
+    # a: 2, b: 0, direct: 2 credited against effects 0.1, 0.1, 0; a (tied first with b)
+    # is ranked first, then b should follow but direct does
+    assert check.iloc[0].tolist() == pytest.approx([3, -0.5, 1, 0.5])
+    with pytest.raises(DataContractError, match="incremental_conversions"):
+        attribution_truth_check(credits, truth)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_data_driven_models_recover_the_planted_order_of_the_strongest_channels(seed):
+    """On demo data, with navigational direct visits set aside (as notebook 03 does).
+
+    The truth is the conversions the tracked journeys would lose without each
+    channel. Rate-based Shapley, which compares journeys that converted with
+    those that did not, ranks the three strongest channels (paid search,
+    organic search, email) in the planted order; Markov and simplified
+    Shapley, which credit a channel for being on converting paths, get the
+    two strongest right. (At 2,000 customers rate-based Shapley's coalition
+    rates are still noisy: 4,000 is the smallest size where it holds for these seeds.)
+    """
+    data = simulate(n_customers=4000, seed=seed, defects=False)
+    steps = drop_direct(journeys(data.touchpoints, data.orders))
+    truth = data.truth.channel_effects
+    strongest = truth.sort_values("incremental_conversions", ascending=False)["channel"]
+    assert strongest.head(3).tolist() == ["paid_search", "organic_search", "email"]
+    rate = attribute(steps, "shapley", variant="rate").assign(model="shapley_rate")
+    credits = pd.concat([rate, compare_models_long(steps, models=["markov", "shapley"])])
+    check = attribution_truth_check(credits, truth).set_index("model")
+    assert check.loc["shapley_rate", "top_channels"] >= 3
+    assert check.loc["markov", "top_channels"] >= 2
+    assert check.loc["shapley", "top_channels"] >= 2
+    assert check.loc["shapley_rate", "spearman"] > 0.8
+
+
+def test_direct_visits_mislead_data_driven_models_when_kept():
+    """Why notebook 03 sets direct aside: kept, it tops Markov's credit though it adds nothing."""
+    data = simulate(n_customers=2000, seed=1, defects=False)
+    credits = attribute(journeys(data.touchpoints, data.orders), "markov").set_index("channel")
+    assert data.truth.channel_effects.set_index("channel").loc["direct"].sum() == 0
+    assert credits["conversions"].idxmax() == "direct"
+
+
+@pytest.mark.parametrize("model", ["markov", "shapley", "shapley_ordered"])
+def test_data_driven_models_set_direct_aside_on_request(model):
+    paths = pd.DataFrame(
+        {
+            "path": ["email > direct", "direct", "search > direct", "email", "search"],
+            "total_conversions": [3.0, 1.0, 2.0, 0.0, 1.0],
+            "total_conversion_value": [30.0, 5.0, 20.0, 0.0, 10.0],
+            "total_null": [0.0, 2.0, 1.0, 4.0, 1.0],
+        }
+    )
+    steps = journeys_from_paths(paths)
+    aside = attribute(steps, model, direct_channels=["direct"])
+    pd.testing.assert_frame_equal(aside, attribute(drop_direct(steps), model))
+    assert aside["conversions"].sum() == pytest.approx(7.0)
+    # direct keeps only the order of the journey made of direct alone
+    assert aside.set_index("channel").loc["direct", "conversions"] < 1.0 + 1e-9
+    kept = attribute(steps, model, direct_channels=None)
+    pd.testing.assert_frame_equal(kept, attribute(steps, model))

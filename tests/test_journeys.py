@@ -14,6 +14,7 @@ from segkit.journeys import (
     JOURNEY_COLUMNS,
     TOUCH_COLUMNS,
     UNSEGMENTED,
+    drop_direct,
     journey_stats,
     journeys,
     journeys_from_paths,
@@ -606,3 +607,28 @@ def test_journey_stats_of_no_journeys():
     assert stats.path_lengths.empty and stats.top_paths.empty
     assert stats.time_to_conversion["journeys"].tolist() == [0]
     assert np.isnan(stats.time_to_conversion["median_days"].item())
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_drop_direct_keeps_direct_only_where_a_journey_has_nothing_else(engine):
+    paths = pd.DataFrame(
+        {
+            "path": ["direct > email > direct", "direct > direct", "tv > search", "app"],
+            "total_conversions": [1.0, 2.0, 0.0, 1.0],
+            "total_conversion_value": [10.0, 30.0, 0.0, 5.0],
+            "total_null": [0.0, 0.0, 3.0, 1.0],
+        }
+    )
+    steps = journeys_from_paths(paths)
+    result = to_pandas(drop_direct(ENGINES[engine](steps), direct_channels=["direct", "app"]))
+    assert result[["journey_id", "step", "steps", "channel"]].values.tolist() == [
+        ["p0", 1, 1, "email"],
+        ["p1", 1, 2, "direct"],
+        ["p1", 2, 2, "direct"],
+        ["p2", 1, 2, "tv"],
+        ["p2", 2, 2, "search"],
+        ["p3", 1, 1, "app"],
+    ]
+    totals = result.groupby("journey_id")[["conversions", "revenue", "nulls"]].first()
+    assert totals.sum().tolist() == [4.0, 45.0, 4.0]
+    pd.testing.assert_frame_equal(steps, journeys_from_paths(paths))  # the input is unchanged

@@ -8,7 +8,15 @@ import pytest
 
 from segkit.errors import ParameterError
 from segkit.schema import DTYPES, TABLE_NAMES, TABLES
-from segkit.simulation import promotion_periods, simulate
+from segkit.simulation import (
+    _CHANNEL_CODE as CHANNEL_CODE,
+)
+from segkit.simulation import (
+    _incremental_conversions,
+    _Journeys,
+    promotion_periods,
+    simulate,
+)
 
 N = 5000
 END = pd.Timestamp("2025-12-31") + pd.Timedelta(days=1)  # first instant after the period
@@ -105,6 +113,43 @@ def test_truth_layout(data):
         truth.experiments["relative_lift"], lift / truth.experiments["control_rate"]
     )
     assert list(truth.defects.columns) == ["table", "row", "rule"]
+
+
+def test_incremental_conversions_of_a_hand_built_journey():
+    """Two paid-search clicks and one email open on a journey with a 7% base rate."""
+    miss = np.log1p(-np.array([0.10, 0.10, 0.06 * 0.5]))
+    chance = 1 - 0.93 * np.exp(miss.sum())
+    channel = [CHANNEL_CODE["paid_search"], CHANNEL_CODE["paid_search"], CHANNEL_CODE["email"]]
+    built = _Journeys(
+        customer=np.array([0, 0]),
+        anchor=np.array([100, 200]),
+        converted=np.array([True, False]),
+        last_touch=np.array([90, 0]),
+        touch_journey=np.array([0, 0, 0]),
+        touch_second=np.array([10, 20, 30]),
+        touch_channel=np.array(channel),
+        touch_interaction=np.zeros(3, dtype=int),
+        chance=np.array([chance, 0.07]),
+        touch_miss=miss,
+    )
+    lost = _incremental_conversions(built, np.array([True, True]))
+    without_search = 1 - 0.93 * (1 - 0.03)
+    without_email = 1 - 0.93 * 0.9 * 0.9
+    assert lost[CHANNEL_CODE["paid_search"]] == pytest.approx(chance - without_search)
+    assert lost[CHANNEL_CODE["email"]] == pytest.approx(chance - without_email)
+    assert np.count_nonzero(lost) == 2
+    assert not _incremental_conversions(built, np.array([False, True])).any()
+
+
+def test_incremental_conversions_follow_effect_and_reach(data):
+    lost = data.truth.channel_effects.set_index("channel")["incremental_conversions"]
+    assert lost["direct"] == 0
+    assert (lost.drop("direct") > 0).all()
+    # the strongest and most used channel loses the most; the weakest, display, the least
+    assert lost.idxmax() == "paid_search"
+    assert lost.drop("direct").idxmin() == "display"
+    # far fewer than the orders: most would happen anyway (the base rate)
+    assert lost.sum() < 0.7 * len(clean(data, "orders"))
 
 
 def test_ids_are_unique_once_defects_are_removed(data):
