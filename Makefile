@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PARAMS ?= params/demo.yaml
+CDNOW  := data/cdnow/orders.csv data/cdnow/CDNOW_sample.txt
 
 .PHONY: setup report test lint lab bench clean
 
@@ -19,14 +20,17 @@ report: setup
 	$(BIN)/segkit run --params $(PARAMS)
 
 ## Lint, then every test: unit, notebooks (nbval) and papermill runs (incl. params/cdnow.yaml)
-test: setup lint data/cdnow/orders.csv
+test: setup lint $(CDNOW)
 	$(BIN)/python -m pytest
 
-## The CDNOW purchase log (real customers, 1997-1998) as data/cdnow/orders.csv
+## The CDNOW purchase log (real customers, 1997-1998) as data/cdnow/orders.csv, and the
+## 2,357-customer sample of Fader, Hardie & Lee (2005) that the CLV tests reproduce
 .PHONY: cdnow
-cdnow: data/cdnow/orders.csv
+cdnow: $(CDNOW)
 
-data/cdnow/orders.csv: | setup
+# One command fetches both; when both are missing make runs it twice, the second finds
+# everything in place.
+$(CDNOW): | setup
 	$(BIN)/python -m segkit.datasets cdnow --out data/cdnow
 
 lint: setup

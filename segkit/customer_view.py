@@ -59,7 +59,8 @@ SUBSEGMENT_INPUTS: tuple[str, ...] = (
     "positive_feedback",
     "orders_after_positive_feedback",
 )
-_ORDER_COLUMNS = ("customer_id", "order_ts", "revenue")
+#: The orders columns every per-customer summary needs.
+ORDER_COLUMNS = ("customer_id", "order_ts", "revenue")
 _FEEDBACK_COLUMNS = ("customer_id", "ts", "score")
 #: A column of nulls. Float even for counts: pandas cannot hold nulls in a numpy integer column.
 _NULL = nw.lit(None, nw.Float64)
@@ -138,10 +139,10 @@ def customer_view(
     True
     """
     lazy, back = as_lazy(orders, "orders")
-    require_columns(lazy, _ORDER_COLUMNS, "orders")
+    require_columns(lazy, ORDER_COLUMNS, "orders")
     lazy = lazy.with_columns(order_ts=timestamp_column(lazy, "order_ts", "orders"))
     stamp = as_timestamp(as_of) if as_of is not None else None
-    stamp = _checked_as_of(lazy, stamp)
+    stamp = checked_as_of(lazy, stamp)
     if stamp is not None:
         lazy = lazy.filter(nw.col("order_ts") <= nw.lit(stamp))
     view = _with_ratios(_order_totals(lazy), stamp)
@@ -169,7 +170,7 @@ def _same_engine(lazy: nw.LazyFrame, other: Any, table: str) -> nw.LazyFrame:
     return opened
 
 
-def _checked_as_of(lazy: nw.LazyFrame, as_of: datetime | None) -> datetime | None:
+def checked_as_of(lazy: nw.LazyFrame, as_of: datetime | None) -> datetime | None:
     """``as_of`` or the last order time; raise if an order up to it misses a required value."""
     window = nw.col("order_ts") <= nw.lit(as_of) if as_of is not None else nw.lit(True)
     revenue = nw.col("revenue").is_null()
@@ -183,11 +184,11 @@ def _checked_as_of(lazy: nw.LazyFrame, as_of: datetime | None) -> datetime | Non
             revenue=(revenue & window).sum(),
         )
     ).iloc[0]
-    for column in _ORDER_COLUMNS:
+    for column in ORDER_COLUMNS:
         if checks[column] > 0:
             raise ValueError(
                 f"orders: column '{column}' has {int(checks[column])} null or NaN values; "
-                f"the customers' totals would be silently wrong. Drop or fix those orders "
+                f"the totals per customer would be silently wrong. Drop or fix those orders "
                 f"(segkit.validate sends them to the rejects ledger)"
             )
     if as_of is not None or pd.isna(checks["last"]):

@@ -5,9 +5,15 @@ made their first purchase in the first quarter of 1997, followed to the end of
 June 1998: 69,659 purchases with date, number of CDs and dollar value. It is
 the classic test data of customer-base analysis (Fader, Hardie & Lee 2005). A
 copy ships inside the MIT-licensed ``lifetimes`` wheel on PyPI; segkit
-downloads that wheel with pip, checks its SHA-256, reads the one data file out
+downloads that wheel with pip, checks its SHA-256, reads the two data files out
 of it (lifetimes is never installed or imported) and writes the canonical
-``orders.csv`` beside it, ready for a ``{kind: csv, path: data/cdnow}`` source.
+``orders.csv`` beside them, ready for a ``{kind: csv, path: data/cdnow}`` source.
+
+The second file, ``CDNOW_sample.txt``, holds all 6,919 purchases of the 1/10
+sample of 2,357 customers that the papers fit their models on (the published
+BG/NBD and Gamma-Gamma estimates are for it); :func:`read_cdnow_sample` reads it.
+Its rows are exactly the master file's rows of those customers, but which
+customers were drawn is only recorded in this file.
 
 Example
 -------
@@ -34,6 +40,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
+
 from segkit.errors import SegkitError
 from segkit.sources import resolve_path
 
@@ -43,6 +51,10 @@ LIFETIMES_WHEEL_SHA256 = "261e3dc89977c2b60767ca6728aaa29d429de0c814635070a749c3
 CDNOW_MEMBER = "lifetimes/datasets/CDNOW_master.txt"
 #: SHA-256 of CDNOW_master.txt inside that wheel (1,950,500 bytes, 69,659 purchases).
 CDNOW_MASTER_SHA256 = "eff6889ed364c5199d6eacbbeb7a6d559971df4406ac876f322c373f00a072ef"
+CDNOW_SAMPLE_MEMBER = "lifetimes/datasets/CDNOW_sample.txt"
+#: SHA-256 of CDNOW_sample.txt inside that wheel (228,327 bytes, 6,919 purchases of the
+#: 2,357 sampled customers: master id, sample id 1-2357, YYYYMMDD, CDs, dollars).
+CDNOW_SAMPLE_SHA256 = "6fae10155c0b0ba363c2c386e30f77990d22328220efd862a5edd1443420d94a"
 #: SHA-256 of the orders.csv :func:`convert_cdnow` writes from it; another value means an
 #: older conversion (or an edited file), which is converted again.
 CDNOW_ORDERS_SHA256 = "fec0066cd356786126b570242507c1e01d6bbfe0ea56ab15770131bd9326eb67"
@@ -59,15 +71,17 @@ def fetch_cdnow(folder: str | Path = "data/cdnow") -> Path:
     Parameters
     ----------
     folder : str or Path
-        Where ``CDNOW_master.txt`` and ``orders.csv`` are written; a relative
-        path is taken from the project folder (as a params file's ``path:`` is).
+        Where ``CDNOW_master.txt``, ``CDNOW_sample.txt`` and ``orders.csv`` are
+        written; a relative path is taken from the project folder (as a params
+        file's ``path:`` is).
 
     Returns
     -------
     Path
-        The ``orders.csv`` file. Nothing is downloaded when ``CDNOW_master.txt``
-        is there with the expected checksum, and nothing is rewritten when
-        ``orders.csv`` is too.
+        The ``orders.csv`` file. The wheel is downloaded (once) only when a data
+        file is missing or has another checksum, and only those files are
+        extracted; ``orders.csv`` is rewritten only when it does not match the
+        master file's conversion.
 
     Example
     -------
@@ -75,17 +89,71 @@ def fetch_cdnow(folder: str | Path = "data/cdnow") -> Path:
     PosixPath('/home/me/segkit/data/cdnow/orders.csv')
     """
     folder = resolve_path(folder)
-    master, orders = folder / "CDNOW_master.txt", folder / "orders.csv"
-    master_ok = master.is_file() and sha256(master) == CDNOW_MASTER_SHA256
-    if master_ok and orders.is_file() and sha256(orders) == CDNOW_ORDERS_SHA256:
+    master, sample, orders = (
+        folder / "CDNOW_master.txt",
+        folder / "CDNOW_sample.txt",
+        folder / "orders.csv",
+    )
+    wanted = [
+        (CDNOW_MEMBER, master, CDNOW_MASTER_SHA256),
+        (CDNOW_SAMPLE_MEMBER, sample, CDNOW_SAMPLE_SHA256),
+    ]
+    missing = [entry for entry in wanted if not _verified(entry[1], entry[2])]
+    orders_ok = _verified(orders, CDNOW_ORDERS_SHA256)
+    if not missing and orders_ok:
         return orders
     folder.mkdir(parents=True, exist_ok=True)
-    if not master_ok:
+    if missing:
         with tempfile.TemporaryDirectory(prefix="segkit-cdnow-") as tmp:
             wheel = download_wheel(Path(tmp))
-            extract_member(wheel, CDNOW_MEMBER, master, CDNOW_MASTER_SHA256)
-    convert_cdnow(master, orders)
+            for member, target, expected in missing:
+                extract_member(wheel, member, target, expected)
+    if not orders_ok or any(target == master for _, target, _ in missing):
+        convert_cdnow(master, orders)
     return orders
+
+
+def _verified(path: Path, expected_sha256: str) -> bool:
+    return path.is_file() and sha256(path) == expected_sha256
+
+
+def read_cdnow_sample(folder: str | Path = "data/cdnow") -> pd.DataFrame:
+    """The purchases of the CDNOW sample (2,357 customers) as a pandas orders table.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Where :func:`fetch_cdnow` wrote ``CDNOW_sample.txt``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per purchase, in file order: ``customer_id`` (the master file's
+        id, as in ``orders.csv``), ``sample_id`` (1-2357, the ID of the papers'
+        and lifetimes' per-customer tables), ``order_ts`` (the date, at
+        midnight), ``revenue`` (dollars) and ``items`` (CDs).
+
+    Example
+    -------
+    >>> read_cdnow_sample()["customer_id"].nunique()  # doctest: +SKIP
+    2357
+    """
+    path = resolve_path(folder) / "CDNOW_sample.txt"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing; fetch it with `python -m segkit.datasets cdnow --out {folder}`"
+        )
+    raw = pd.read_csv(
+        path,
+        sep=r"\s+",
+        header=None,
+        names=["customer_id", "sample_id", "day", "items", "revenue"],
+        dtype={"customer_id": "int64", "sample_id": "int64", "day": "str", "items": "int64"},
+    )
+    order_ts = pd.to_datetime(raw["day"], format="%Y%m%d").astype("datetime64[us]")
+    return raw.assign(order_ts=order_ts)[
+        ["customer_id", "sample_id", "order_ts", "revenue", "items"]
+    ]
 
 
 def download_wheel(into: Path) -> Path:

@@ -277,3 +277,38 @@ def path_length_chart(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
         title="Most journeys are short: touches before a conversion or a pause",
     )
     return ax
+
+
+def holdout_chart(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Mean purchases in the holdout period, actual against predicted, per calibration frequency.
+
+    ``data`` is :func:`segkit.clv.holdout_check` output.
+    """
+    ax = _axes(ax)
+    for column, style in (("actual_holdout", "o-"), ("predicted_holdout", "s--")):
+        ax.plot(data["label"], data[column], style, label=column.replace("_holdout", ""))
+    ax.set(
+        xlabel="repeat purchases in the calibration period",
+        ylabel="mean purchases in the holdout",
+        title="The CLV model predicts the holdout period",
+    )
+    ax.legend()
+    return ax
+
+
+def lift_chart(data: pd.DataFrame, y: str = "segment", ax: Axes | None = None) -> Axes:
+    """Absolute lift with its confidence interval per ``y``, a line at no effect.
+
+    ``data`` is one experiment's rows of :func:`segkit.experiments.ab_test`.
+    """
+    ax = _axes(ax)
+    frame = data.dropna(subset=["absolute_lift"]).reset_index(drop=True)
+    low = frame["absolute_lift"] - frame["absolute_lift_ci_low"]
+    high = frame["absolute_lift_ci_high"] - frame["absolute_lift"]
+    ax.errorbar(
+        frame["absolute_lift"], frame[y], xerr=[low, high], fmt="o", capsize=3, color="#2a6f97"
+    )
+    ax.axvline(0, color="black", linewidth=1)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(xlabel="absolute lift in conversion rate", ylabel="", title="Lift with its interval")
+    return ax

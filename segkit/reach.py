@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from segkit.journeys import UNSEGMENTED
+
 
 def channel_reach(
     touchpoints: pd.DataFrame, segments: pd.DataFrame, segment: str = "segment"
@@ -25,7 +27,7 @@ def channel_reach(
     (prospects who never ordered), so no touch is lost.
     """
     labelled = touchpoints.merge(segments[["customer_id", segment]], on="customer_id", how="left")
-    labelled[segment] = labelled[segment].fillna("Unsegmented")
+    labelled[segment] = labelled[segment].fillna(UNSEGMENTED)
     reach = labelled.groupby([segment, "channel"], as_index=False, sort=True).agg(
         touches=("customer_id", "size"), customers=("customer_id", "nunique")
     )

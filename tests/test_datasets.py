@@ -13,7 +13,13 @@ import pandas as pd
 import pytest
 
 import segkit.datasets as datasets
-from segkit.datasets import ChecksumMismatch, convert_cdnow, fetch_cdnow, sha256
+from segkit.datasets import (
+    ChecksumMismatch,
+    convert_cdnow,
+    fetch_cdnow,
+    read_cdnow_sample,
+    sha256,
+)
 from segkit.errors import SegkitError
 from tests.conftest import PROJECT
 
@@ -32,7 +38,10 @@ EXPECTED_ORDERS = (
     "cdnow-000003,2,1997-01-12,77.00,5\n"
     "cdnow-000004,23570,1998-06-30,0.00,2\n"
 )
+# CDNOW_sample.txt: no header; master id, sample id, date, CDs, dollars.
+FAKE_SAMPLE = " 00002 0001 19970112  1   12.00\r\n 00002 0001 19970112  5   77.00\r\n"
 REAL_ORDERS = PROJECT / "data" / "cdnow" / "orders.csv"
+REAL_SAMPLE = PROJECT / "data" / "cdnow" / "CDNOW_sample.txt"
 
 
 def test_converter_writes_canonical_orders(tmp_path):
@@ -57,6 +66,7 @@ def fake_wheel() -> bytes:
     with zipfile.ZipFile(buffer, "w") as wheel:
         for name, text in [
             (datasets.CDNOW_MEMBER, FAKE_MASTER),
+            (datasets.CDNOW_SAMPLE_MEMBER, FAKE_SAMPLE),
             ("lifetimes/__init__.py", "raise SystemExit('never run')\n"),
         ]:
             wheel.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), text)
@@ -89,22 +99,76 @@ def test_wheel_with_another_checksum_is_refused_and_nothing_written(tmp_path, mo
     assert list((tmp_path / "cdnow").iterdir()) == []
 
 
-def test_fetch_extracts_only_the_data_file_and_is_idempotent(tmp_path, monkeypatch):
-    calls = []
-    fake_pip(monkeypatch, calls)
+def fake_checksums(monkeypatch) -> None:
+    """Make the fake wheel and its files the expected ones."""
     monkeypatch.setattr(datasets, "LIFETIMES_WHEEL_SHA256", digest(fake_wheel()))
     monkeypatch.setattr(datasets, "CDNOW_MASTER_SHA256", digest(FAKE_MASTER))
+    monkeypatch.setattr(datasets, "CDNOW_SAMPLE_SHA256", digest(FAKE_SAMPLE))
     monkeypatch.setattr(datasets, "CDNOW_ORDERS_SHA256", digest(EXPECTED_ORDERS))
+
+
+def test_fetch_extracts_only_the_data_files_and_is_idempotent(tmp_path, monkeypatch):
+    calls = []
+    fake_pip(monkeypatch, calls)
+    fake_checksums(monkeypatch)
     folder = tmp_path / "cdnow"
     orders = fetch_cdnow(folder)
     assert orders == folder / "orders.csv" and orders.read_text() == EXPECTED_ORDERS
-    assert sorted(p.name for p in folder.iterdir()) == ["CDNOW_master.txt", "orders.csv"]
+    assert (folder / "CDNOW_sample.txt").read_bytes() == FAKE_SAMPLE.encode()
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "CDNOW_master.txt",
+        "CDNOW_sample.txt",
+        "orders.csv",
+    ]
     stamp = orders.stat().st_mtime_ns
     assert fetch_cdnow(folder) == orders
     assert len(calls) == 1 and orders.stat().st_mtime_ns == stamp
     orders.write_text("edited by hand\n")
     fetch_cdnow(folder)
     assert len(calls) == 1 and orders.read_text() == EXPECTED_ORDERS
+
+
+def test_a_missing_sample_is_extracted_without_touching_the_other_files(tmp_path, monkeypatch):
+    # A folder fetched before the sample was part of the data set: master and orders only.
+    calls = []
+    fake_pip(monkeypatch, calls)
+    fake_checksums(monkeypatch)
+    folder = tmp_path / "cdnow"
+    fetch_cdnow(folder)
+    (folder / "CDNOW_sample.txt").unlink()
+    stamps = {
+        name: (folder / name).stat().st_mtime_ns for name in ("CDNOW_master.txt", "orders.csv")
+    }
+    fetch_cdnow(folder)
+    assert len(calls) == 2 and (folder / "CDNOW_sample.txt").read_bytes() == FAKE_SAMPLE.encode()
+    assert {name: (folder / name).stat().st_mtime_ns for name in stamps} == stamps
+    (folder / "CDNOW_sample.txt").write_text("edited by hand\n")
+    fetch_cdnow(folder)
+    assert len(calls) == 3 and (folder / "CDNOW_sample.txt").read_bytes() == FAKE_SAMPLE.encode()
+
+
+def test_a_sample_with_another_checksum_is_refused_and_not_kept(tmp_path, monkeypatch):
+    fake_pip(monkeypatch, [])
+    fake_checksums(monkeypatch)
+    monkeypatch.setattr(datasets, "CDNOW_SAMPLE_SHA256", "0" * 64)
+    folder = tmp_path / "cdnow"
+    with pytest.raises(ChecksumMismatch, match="CDNOW_sample.txt"):
+        fetch_cdnow(folder)
+    assert "CDNOW_sample.txt" not in {p.name for p in folder.iterdir()}
+    assert not list(folder.glob("*.part"))
+
+
+def test_read_cdnow_sample_gives_typed_orders(tmp_path):
+    (tmp_path / "CDNOW_sample.txt").write_bytes(FAKE_SAMPLE.encode())
+    sample = read_cdnow_sample(tmp_path)
+    assert list(sample.columns) == ["customer_id", "sample_id", "order_ts", "revenue", "items"]
+    assert sample.values.tolist() == [
+        [2, 1, pd.Timestamp("1997-01-12"), 12.0, 1],
+        [2, 1, pd.Timestamp("1997-01-12"), 77.0, 5],
+    ]
+    assert sample["order_ts"].dtype == "datetime64[us]"
+    with pytest.raises(FileNotFoundError, match="python -m segkit.datasets cdnow"):
+        read_cdnow_sample(tmp_path / "nowhere")
 
 
 def test_failed_download_shows_pips_error(tmp_path, monkeypatch):
@@ -131,3 +195,27 @@ def test_real_cdnow_orders():
     # Summed exactly (Decimal) once from CDNOW_master.txt of the lifetimes 0.11.3 wheel.
     assert sum(map(Decimal, orders["revenue"])) == Decimal("2500315.63")
     assert sha256(REAL_ORDERS) == datasets.CDNOW_ORDERS_SHA256
+
+
+@pytest.mark.skipif(
+    not REAL_SAMPLE.exists(), reason="CDNOW sample not fetched; run `make cdnow` to test it"
+)
+def test_real_cdnow_sample_is_the_master_rows_of_2357_customers():
+    assert sha256(REAL_SAMPLE) == datasets.CDNOW_SAMPLE_SHA256
+    sample = read_cdnow_sample(REAL_SAMPLE.parent)
+    assert len(sample) == 6_919
+    assert sample["customer_id"].nunique() == sample["sample_id"].nunique() == 2_357
+    assert (sample.groupby("sample_id")["customer_id"].nunique() == 1).all()
+    master = pd.read_csv(
+        REAL_SAMPLE.parent / "CDNOW_master.txt",
+        sep=r"\s+",
+        skiprows=1,
+        names=["customer_id", "day", "items", "revenue"],
+        dtype={"day": str},
+    )
+    chosen = master[master["customer_id"].isin(sample["customer_id"])]
+    columns = ["customer_id", "day", "items", "revenue"]
+    rows = sample.assign(day=sample["order_ts"].dt.strftime("%Y%m%d"))[columns]
+    pd.testing.assert_frame_equal(
+        chosen.sort_values(columns, ignore_index=True), rows.sort_values(columns, ignore_index=True)
+    )

@@ -177,3 +177,28 @@ def test_attribution_credits_every_tracked_conversion_under_every_model(report):
     assert len(per_model) == 9
     assert per_model.to_numpy() == pytest.approx([tracked] * 9)
     assert (attribution["conversions"] >= 0).all()
+
+
+def test_analysis_opens_with_the_summary_and_exports_only_consenting_customers(report):
+    _, result = report
+    page = (result.out / "04_analysis.html").read_text()
+    assert page.index("Executive summary") < page.index("Return on marketing spend")
+    assert "Predicted value of today" in page
+    stage = sk.run_paths(result.out)
+    data = stage.read_dataset()
+    exports = result.out / "exports"
+    if data.customers is None:
+        assert not exports.exists()
+        return
+    manifest = json.loads((exports / "manifest.json").read_text())
+    segments = stage.read("segments")
+    consenting = set(data.customers.loc[data.customers["consent_marketing"], "customer_id"])
+    exported = 0
+    for row in manifest["segments"]:
+        rows = pd.read_csv(exports / row["file"])
+        assert "email" not in rows
+        assert len(rows) == row["exported"]
+        members = set(segments.loc[segments["segment"] == row["segment"], "customer_id"])
+        assert row["exported"] == len(members & consenting)
+        exported += row["exported"]
+    assert 0 < exported < len(segments)
