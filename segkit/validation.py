@@ -29,11 +29,17 @@ True
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+
+with warnings.catch_warnings():
+    # pandera imports pyspark.pandas when PySpark is installed (segkit[spark]), which warns
+    # that it does not support pandas 3 yet; segkit never uses pandas-on-Spark.
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
+    import pandera.pandas as pa
 
 from segkit.dataset import Dataset
 from segkit.errors import DataContractError
