@@ -1,10 +1,12 @@
 """Time every attribution model from synthetic touchpoints with pandas, Polars and DuckDB.
 
 Run it with ``python benchmarks/bench_attribution.py`` (``--sizes``,
-``--engines``, ``--models``, ``--runs`` to narrow it). The inputs are those of
-``bench_journeys.py``: 5M touchpoints by default (1M customers, eight
-channels) and one order per twenty touches, which gives about a million
-journeys.
+``--engines``, ``--models``, ``--runs`` to narrow it). The inputs have the
+shape of the issue's target: 5M touchpoints in about 1M journeys by default.
+Each of 500k customers has two journeys a year apart; a journey has 1-12
+touches (about five on average) over a few days, from eight channels with
+unequal odds, and a quarter of the journeys end in an order hours after
+their last touch.
 
 Each engine runs in a fresh subprocess that loads the Parquet files into the
 engine's own memory, times ``journeys`` (median of ``--runs``), keeps one
@@ -22,16 +24,67 @@ import json
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 from _common import peak_mb, report, run_script, timed
-from bench_journeys import _load, generate
+from bench_journeys import CHANNELS, INTERACTIONS, _ids, _load
 
 from segkit.attribution import MODELS
 
 SIZES = (5_000_000,)
 ENGINES = ("pandas", "polars", "duckdb")
 RUNS = 3
+TOUCHES_PER_JOURNEY = 5
+CONVERTING_SHARE = 0.25
+_START = np.datetime64("2024-01-01T00:00:00", "s")
+_DAY = 86_400
 #: Options the models that need them get (``custom`` has no default weights).
 OPTIONS = {"custom": {"weights": {"first": 3, "last": 2, "middle": 1}}}
+
+
+def synthetic(n_touches: int, seed: int = 0) -> tuple[pa.Table, pa.Table]:
+    """Touchpoints in journeys of about five touches, and the orders of a quarter of them."""
+    rng = np.random.default_rng(seed)
+    n_journeys = max(2, n_touches // TOUCHES_PER_JOURNEY)
+    size = np.minimum(rng.geometric(1 / TOUCHES_PER_JOURNEY, n_journeys), 12)
+    size = size[: np.searchsorted(np.cumsum(size), n_touches) + 1]
+    journey = np.repeat(np.arange(len(size)), size)
+    customer = journey // 2  # two journeys each, a year apart
+    start = rng.integers(0, 300 * _DAY, len(size)) + (np.arange(len(size)) % 2) * 365 * _DAY
+    gaps = rng.exponential(_DAY, len(journey))
+    first = np.cumsum(size) - size
+    offsets = np.cumsum(gaps) - np.repeat(np.cumsum(gaps)[first], size)
+    seconds = start[journey] + offsets.astype(np.int64)
+    odds = np.array([0.10, 0.12, 0.18, 0.14, 0.12, 0.16, 0.10, 0.08])  # CHANNELS' order
+    channel = rng.choice(len(CHANNELS), len(journey), p=odds)
+    touches = pa.table(
+        {
+            "customer_id": _ids("C", customer, 8),
+            "ts": pa.array((_START + seconds).astype("datetime64[us]")),
+            "channel": pa.array(np.array(CHANNELS)[channel]),
+            "campaign": _ids("campaign_", channel * 5 + rng.integers(0, 5, len(journey)), 2),
+            "interaction": pa.array(np.array(INTERACTIONS)[rng.integers(0, 4, len(journey))]),
+        }
+    )
+    converting = np.flatnonzero(rng.random(len(size)) < CONVERTING_SHARE)
+    last = first + size - 1
+    placed = seconds[last[converting]] + rng.integers(600, 6 * 3600, len(converting))
+    orders = pa.table(
+        {
+            "order_id": _ids("O", np.arange(1, len(converting) + 1), 9),
+            "customer_id": _ids("C", customer[last[converting]], 8),
+            "order_ts": pa.array((_START + placed).astype("datetime64[us]")),
+            "revenue": np.round(rng.lognormal(np.log(45), 0.6, len(converting)), 2),
+        }
+    )
+    return touches, orders
+
+
+def generate(size: int, folder: str) -> None:
+    touches, orders = synthetic(size, seed=size % 1000)
+    pq.write_table(touches, Path(folder) / "touchpoints.parquet")
+    pq.write_table(orders, Path(folder) / "orders.parquet")
 
 
 def _in_engine(engine: str, result):
@@ -51,7 +104,8 @@ def worker(engine: str, folder: str, runs: int, models: list[str]) -> dict:
     (touches, orders), materialise = _load(engine, folder)
     seconds, _, built = timed(lambda: materialise(journeys(touches, orders)), runs)
     steps = _in_engine(engine, built)
-    row = {"journeys": seconds, "models": {}}
+    frame = _journey_counts(engine, steps)
+    row = {"journeys": seconds, "models": {}, "count": frame}
     for model in models:
         options = OPTIONS.get(model, {})
         model_seconds, _, credits = timed(lambda m=model, o=options: attribute(steps, m, **o), runs)
@@ -77,7 +131,11 @@ def benchmark(sizes: list[int], engines: list[str], runs: int, models: list[str]
 
 def _print(size: int, rows: dict[str, dict], models: list[str]) -> None:
     engines = list(rows)
-    print(f"\n{size:,} touchpoints, {runs_note(rows)}")
+    counts = next(iter(rows.values()))["count"]
+    print(
+        f"\n{size:,} touchpoints in {counts['journeys']:,} journeys ({counts['converting']:,} "
+        f"converting); {runs_note(rows)}"
+    )
     header = f"{'model':<16}" + "".join(
         f" {engine + ' model':>14} {engine + ' total':>14}" for engine in engines
     )
@@ -93,6 +151,16 @@ def _print(size: int, rows: dict[str, dict], models: list[str]) -> None:
         )
         print(f"{model:<16}{cells}")
     print(f"{'peak MB':<16}" + "".join(f" {rows[e]['peak_mb']:>14,.0f} {'':>14}" for e in engines))
+
+
+def _journey_counts(engine: str, steps) -> dict[str, int]:
+    """How many journeys, and how many of them convert."""
+    import narwhals as nw
+
+    ends = nw.from_native(steps).filter(nw.col("step") == 1).select("conversions")
+    ends = ends.collect() if isinstance(ends, nw.LazyFrame) else ends
+    column = ends["conversions"].to_numpy()
+    return {"journeys": int(len(column)), "converting": int((column > 0).sum())}
 
 
 def runs_note(rows: dict[str, dict]) -> str:
