@@ -53,6 +53,7 @@ from segkit.frames import (
     as_lazy,
     as_timestamp,
     collect_small,
+    count_true,
     days_between,
     require_columns,
     same_engine,
@@ -282,8 +283,8 @@ def _checked_orders(
     checks = collect_small(
         lazy.select(
             first=nw.col("order_ts").min(),
-            negative=negative.sum(),
-            **{column: rule.sum() for column, rule in missing.items()},
+            negative=count_true(negative),
+            **{column: count_true(rule) for column, rule in missing.items()},
         )
     ).iloc[0]
     for column in missing:
@@ -358,8 +359,10 @@ def _summarised(days: nw.LazyFrame, end: datetime, scale: float) -> nw.LazyFrame
     return per_customer.select(
         "customer_id",
         "frequency",
-        recency=(days_between(nw.col("last"), nw.col("first")) / scale).cast(nw.Float64),
-        T=(days_between(nw.lit(end), nw.col("first")) / scale).cast(nw.Float64),
+        recency=(days_between(nw.col("last"), nw.col("first"), per_customer) / scale).cast(
+            nw.Float64
+        ),
+        T=(days_between(nw.lit(end), nw.col("first"), per_customer) / scale).cast(nw.Float64),
         monetary_value=nw.when(frequency > 0)
         .then(nw.col("repeat_value") / frequency)
         .otherwise(0.0)
@@ -444,7 +447,7 @@ def _historical_per_customer(lazy: nw.LazyFrame, stamp: datetime | None) -> nw.L
     if stamp is not None:
         lazy = lazy.filter(nw.col("order_ts") <= nw.lit(stamp))
     tenure = (
-        days_between(nw.lit(stamp), nw.col("first_order_ts"))
+        days_between(nw.lit(stamp), nw.col("first_order_ts"), lazy)
         if stamp is not None
         else nw.lit(None, nw.Float64)
     )
@@ -535,7 +538,7 @@ def _model_input(
     if weights:
         rules.append((weights, "weights ≥ 0", nw.col(weights) < 0))
     broken = collect_small(
-        lazy.select(*(rule.sum().alias(f"rule{i}") for i, (_, _, rule) in enumerate(rules)))
+        lazy.select(*(count_true(rule).alias(f"rule{i}") for i, (_, _, rule) in enumerate(rules)))
     ).iloc[0]
     for i, (column, expected, rule) in enumerate(rules):
         if broken[f"rule{i}"] > 0:

@@ -31,6 +31,7 @@ from segkit.frames import (
     as_lazy,
     as_timestamp,
     collect_small,
+    count_true,
     days_between,
     require_columns,
     same_engine,
@@ -179,9 +180,9 @@ def checked_as_of(lazy: nw.LazyFrame, as_of: datetime | None) -> datetime | None
     checks = collect_small(
         lazy.select(
             last=nw.col("order_ts").max(),
-            order_ts=nw.col("order_ts").is_null().sum(),
-            customer_id=(nw.col("customer_id").is_null() & window).sum(),
-            revenue=(revenue & window).sum(),
+            order_ts=count_true(nw.col("order_ts").is_null()),
+            customer_id=count_true(nw.col("customer_id").is_null() & window),
+            revenue=count_true(revenue & window),
         )
     ).iloc[0]
     for column in ORDER_COLUMNS:
@@ -226,7 +227,8 @@ def _with_ratios(totals: nw.LazyFrame, as_of: datetime | None) -> nw.LazyFrame:
     if as_of is None:  # no orders at all: nothing to measure from
         recency = tenure = _NULL
     else:
-        recency, tenure = days_between(nw.lit(as_of), last), days_between(nw.lit(as_of), first)
+        recency = days_between(nw.lit(as_of), last, totals)
+        tenure = days_between(nw.lit(as_of), first, totals)
     present = set(totals.collect_schema().names())
     gross = nw.col("revenue") + nw.col("_discount")
     optional = {
@@ -243,7 +245,9 @@ def _with_ratios(totals: nw.LazyFrame, as_of: datetime | None) -> nw.LazyFrame:
         avg_order_value=nw.col("revenue") / orders,
         recency_days=recency.cast(nw.Float64),
         tenure_days=tenure.cast(nw.Float64),
-        days_between_orders=nw.when(orders > 1).then(days_between(last, first) / (orders - 1)),
+        days_between_orders=nw.when(orders > 1).then(
+            days_between(last, first, totals) / (orders - 1)
+        ),
         **rates,
     ).drop(*(helper for helper, _ in optional.values() if helper in present))
 
@@ -328,7 +332,7 @@ def _orders_after_praise(orders: nw.LazyFrame, praise: nw.LazyFrame, charm_days:
     latest = nw.col("praise_ts").fill_null(strategy="forward")
     latest = latest.over("customer_id", order_by=["ts", "kind"])
     timeline = nw.concat([buys, praise]).with_columns(latest=latest)
-    since = days_between(nw.col("ts"), nw.col("latest"))
+    since = days_between(nw.col("ts"), nw.col("latest"), timeline)
     after = (nw.col("kind") == 0) & (nw.col("ts") > nw.col("latest")) & (since <= charm_days)
     return (
         timeline.filter(after)

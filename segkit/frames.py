@@ -26,6 +26,7 @@ import pandas as pd
 from segkit.errors import DataContractError
 
 SECONDS_PER_DAY = 86_400
+MICROSECONDS_PER_SECOND = 1_000_000
 #: The timestamp type segkit computes with: naive (UTC), microseconds.
 TIMESTAMP = nw.Datetime("us")
 
@@ -71,6 +72,7 @@ def timestamp_column(lazy: nw.LazyFrame, column: str, table: str) -> nw.Expr:
 
     Anything else is a :class:`DataContractError` naming the table and column.
     """
+    _check_session_time_zone(lazy, table)
     dtype = lazy.collect_schema()[column]
     if dtype == nw.Date:
         return nw.col(column).cast(TIMESTAMP)
@@ -80,6 +82,19 @@ def timestamp_column(lazy: nw.LazyFrame, column: str, table: str) -> nw.Expr:
     if dtype.time_zone is not None:
         expression = expression.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
     return expression.cast(TIMESTAMP)
+
+
+def _check_session_time_zone(lazy: nw.LazyFrame, table: str) -> None:
+    """Spark reads and writes timestamps in its session's time zone; segkit's are UTC."""
+    if not lazy.implementation.is_spark_like():
+        return
+    session = getattr(lazy.to_native(), "sparkSession", None)
+    zone = session.conf.get("spark.sql.session.timeZone") if session is not None else "UTC"
+    if zone != "UTC":
+        raise ValueError(
+            f"{table}: the Spark session's time zone is {zone}, segkit computes in UTC; "
+            'build the session with .config("spark.sql.session.timeZone", "UTC")'
+        )
 
 
 def columns_of(lazy: nw.LazyFrame) -> list[str]:
@@ -94,9 +109,54 @@ def require_columns(lazy: nw.LazyFrame, columns: Iterable[str], table: str) -> N
             raise DataContractError(table, column, "a column of that name", f"columns {present}")
 
 
-def days_between(later: nw.Expr, earlier: nw.Expr) -> nw.Expr:
-    """Fractional days from ``earlier`` to ``later`` (timestamps)."""
-    return (later - earlier).dt.total_seconds() / SECONDS_PER_DAY
+def count_true(condition: nw.Expr) -> nw.Expr:
+    """How many rows ``condition`` holds for, as an integer sum (Spark cannot sum booleans)."""
+    return condition.cast(nw.Int64).sum()
+
+
+def days_between(later: nw.Expr, earlier: nw.Expr, on: nw.LazyFrame) -> nw.Expr:
+    """Days from ``earlier`` to ``later``, timestamps of the frame ``on``; whole seconds are
+    counted (a fraction of a second is dropped, towards zero, as ``dt.total_seconds`` does)."""
+    if _has_duration_totals(on):
+        return (later - earlier).dt.total_seconds() / SECONDS_PER_DAY
+    (later_seconds, later_micros), (earlier_seconds, earlier_micros) = map(_epoch, (later, earlier))
+    seconds, micros = later_seconds - earlier_seconds, later_micros - earlier_micros
+    borrow = ((seconds > 0) & (micros < 0)).cast(nw.Int64)
+    carry = ((seconds < 0) & (micros > 0)).cast(nw.Int64)
+    return (seconds - borrow + carry) / SECONDS_PER_DAY
+
+
+def microseconds_between(later: nw.Expr, earlier: nw.Expr, on: nw.LazyFrame) -> nw.Expr:
+    """Microseconds from ``earlier`` to ``later``, timestamps of the frame ``on``, exactly."""
+    if _has_duration_totals(on):
+        return (later - earlier).dt.total_microseconds()
+    (later_seconds, later_micros), (earlier_seconds, earlier_micros) = map(_epoch, (later, earlier))
+    return (later_seconds - earlier_seconds) * MICROSECONDS_PER_SECOND + (
+        later_micros - earlier_micros
+    )
+
+
+def _has_duration_totals(lazy: nw.LazyFrame) -> bool:
+    """Whether narwhals turns a difference of timestamps into a number in ``lazy``'s engine.
+
+    narwhals 2.29 has no ``dt.total_*`` (nor ``dt.timestamp``) for Spark-like engines
+    (PySpark, SQLFrame); there :func:`_epoch` reads the timestamps as numbers instead and
+    both ways give the same whole numbers.
+    """
+    return not lazy.implementation.is_spark_like()
+
+
+def _epoch(timestamp: nw.Expr) -> tuple[nw.Expr, nw.Expr]:
+    """A naive (UTC) timestamp as whole seconds since 1970 (rounded down) and its microseconds.
+
+    Spark counts the seconds of zoned timestamps only, read in the session's time zone;
+    :func:`timestamp_column` has checked that it is UTC, so no wall-clock time is read in
+    a zone with daylight saving. Before 1970 narwhals' Spark microseconds are negative
+    (a remainder of negative microseconds since 1970); the modulo makes them the clock's.
+    """
+    seconds = timestamp.cast(nw.Datetime("us", "UTC")).cast(nw.Int64)
+    micros = timestamp.dt.microsecond().cast(nw.Int64) % MICROSECONDS_PER_SECOND
+    return seconds, micros
 
 
 def quantiles(lazy: nw.LazyFrame, column: str, probabilities: Sequence[float]) -> list[float]:

@@ -45,7 +45,7 @@ from typing import Any
 import narwhals as nw
 import pandas as pd
 
-from segkit.frames import as_lazy, collect_small, require_columns
+from segkit.frames import as_lazy, collect_small, count_true, require_columns
 
 #: The heuristic models, by their public names.
 HEURISTIC_MODELS: tuple[str, ...] = (
@@ -286,7 +286,7 @@ def _row_rules(model: str, settings: Mapping[str, Any]) -> list[tuple[str, str, 
 def _check_rows(lazy: nw.LazyFrame, rules: list[tuple[str, str, nw.Expr]]) -> None:
     """Count every rule's offending rows in one pass; raise naming the first broken rule."""
     counts = collect_small(
-        lazy.select(*(mask.sum().alias(f"rule{i}") for i, (_, _, mask) in enumerate(rules)))
+        lazy.select(*(count_true(mask).alias(f"rule{i}") for i, (_, _, mask) in enumerate(rules)))
     ).iloc[0]
     for i, (column, rule, mask) in enumerate(rules):
         if counts[f"rule{i}"] > 0:

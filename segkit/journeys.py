@@ -47,7 +47,9 @@ from segkit.frames import (
     TIMESTAMP,
     as_lazy,
     collect_small,
+    count_true,
     days_between,
+    microseconds_between,
     require_columns,
     same_engine,
     timestamp_column,
@@ -300,7 +302,7 @@ def _kept_interactions(touches: nw.LazyFrame, interactions: Any) -> nw.LazyFrame
 
 def _check_touches(touches: nw.LazyFrame) -> None:
     """A step needs a customer, a time and a channel: nulls are an error, never a guess."""
-    nulls = collect_small(touches.select(nw.col(*_REQUIRED_TOUCH).is_null().sum()))
+    nulls = collect_small(touches.select(count_true(nw.col(*_REQUIRED_TOUCH).is_null())))
     nulls = nulls.fillna(0).iloc[0]  # a sum over no rows is null in SQL engines
     for column in _REQUIRED_TOUCH:
         if nulls[column] > 0:
@@ -317,8 +319,8 @@ def _check_orders(buys: nw.LazyFrame) -> None:
     checks = (
         collect_small(
             buys.select(
-                nw.col("order_id", "customer_id", "order_ts").is_null().sum(),
-                revenue=revenue.sum(),
+                count_true(nw.col("order_id", "customer_id", "order_ts").is_null()),
+                revenue=count_true(revenue),
                 rows=nw.len(),
                 ids=nw.col("order_id").n_unique(),
             )
@@ -454,7 +456,7 @@ def _assigned(
         return [*(line.after(name) for name in filled), (orders_passed + 1).alias("_next")]
 
     touched = line.numbered(*_timeline(touches, buys), along)
-    waited = (nw.col("conversion_ts") - nw.col("ts")).dt.total_microseconds()
+    waited = microseconds_between(nw.col("conversion_ts"), nw.col("ts"), touched)
     converting = (
         ~nw.col("conversion_ts").is_null()
         & (nw.col("_order_customer") == nw.col("customer_id"))
@@ -468,7 +470,7 @@ def _assigned(
     ).drop("_order_customer")
 
 
-def _continues(earlier: str, later: str, inactivity_days: float) -> nw.Expr:
+def _continues(earlier: str, later: str, inactivity_days: float, on: nw.LazyFrame) -> nw.Expr:
     """Whether the touch in columns prefixed ``later`` is in the journey of the one in ``earlier``.
 
     The same customer, order ahead and converting state, and between
@@ -478,7 +480,7 @@ def _continues(earlier: str, later: str, inactivity_days: float) -> nw.Expr:
     def column(prefix: str, name: str) -> nw.Expr:
         return nw.col(f"{prefix}{name}")
 
-    gap = (column(later, "ts") - column(earlier, "ts")).dt.total_microseconds()
+    gap = microseconds_between(column(later, "ts"), column(earlier, "ts"), on)
     same = [column(earlier, name) == column(later, name) for name in _JOURNEY_KEYS]
     quiet = column(later, "_converting") | (gap <= round(inactivity_days * _MICROSECONDS_PER_DAY))
     return reduce(operator.and_, [*same, quiet]).fill_null(False)
@@ -501,8 +503,8 @@ def _boundaries(
     same_customer = (nw.col("_previouscustomer_id") == nw.col("customer_id")).fill_null(False)
     repeat = nw.col("_previouschannel") == nw.col("channel") if collapse_repeats else nw.lit(False)
     flagged = flagged.with_columns(
-        _begins=~_continues("_previous", "", inactivity_days),
-        _ends=~_continues("", "_following", inactivity_days),
+        _begins=~_continues("_previous", "", inactivity_days, flagged),
+        _ends=~_continues("", "_following", inactivity_days, flagged),
         _customer_begins=~same_customer,
         _repeat=repeat,
     ).drop(*(f"_{side}{name}" for side in ("previous", "following") for name in names))
@@ -561,7 +563,7 @@ def _outcomes(numbered: nw.LazyFrame) -> nw.LazyFrame:
     """Conversions, nulls, revenue and days before conversion from ``_converting``."""
     converting = nw.col("_converting")
     conversions = nw.when(converting).then(nw.lit(1.0)).otherwise(nw.lit(0.0)).cast(nw.Float64)
-    days = days_between(nw.col("conversion_ts"), nw.col("ts"))
+    days = days_between(nw.col("conversion_ts"), nw.col("ts"), numbered)
     return numbered.with_columns(
         conversions=conversions,
         nulls=(1.0 - conversions).cast(nw.Float64),

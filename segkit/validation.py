@@ -46,6 +46,9 @@ from segkit.errors import DataContractError
 from segkit.privacy import mask_email
 from segkit.schema import DTYPES, TABLES, Field, Table
 
+#: pandera's import of pyspark.pandas (above) fails under pandas 3 after its warning, so
+#: pandera tries again, and warns again, on the first validation.
+_PYSPARK_PANDAS_WARNING = "PySpark does not yet fully support"
 LEDGER_COLUMNS = ["table", "row", "line", "rule", "column", "value", "action", "message", "record"]
 _NO_PROBLEMS = pd.DataFrame(
     {"row": pd.Series(dtype="int64")}
@@ -272,7 +275,9 @@ def _pandera_schema(schema: Table, as_of: pd.Timestamp) -> pa.DataFrameSchema:
 
 def _rule_violations(schema: Table, typed: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     try:
-        _pandera_schema(schema, as_of).validate(typed, lazy=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", _PYSPARK_PANDAS_WARNING, FutureWarning)
+            _pandera_schema(schema, as_of).validate(typed, lazy=True)
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases.dropna(subset=["index"])
         rule = cases["check"].where(cases["check"] != "not_nullable", "missing_value")

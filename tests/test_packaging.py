@@ -13,6 +13,8 @@ from tests.conftest import PROJECT
 
 #: conda-forge names that differ from the PyPI names.
 CONDA_TO_PYPI = {"python-duckdb": "duckdb"}
+#: conda packages that are not Python packages: the Java that PySpark runs on.
+NOT_PYTHON = ("openjdk",)
 NOTEBOOKS = sorted((PROJECT / "notebooks").glob("*.ipynb"))
 
 
@@ -23,17 +25,32 @@ def _requirement(text: str) -> tuple[str, str]:
 
 def test_environment_yml_lists_the_dependencies_of_pyproject():
     project = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]
-    pypi = dict(_requirement(r) for r in project["dependencies"])
+    spark = project["optional-dependencies"]["spark"]
+    pypi = dict(_requirement(r) for r in [*project["dependencies"], *spark])
     environment = yaml.safe_load((PROJECT / "environment.yml").read_text())
-    conda = {}
+    conda, system = {}, {}
     for entry in environment["dependencies"]:
         if isinstance(entry, str) and not entry.startswith(("python=", "pip")):
             name, bound = _requirement(entry)
-            conda[CONDA_TO_PYPI.get(name, name)] = bound
+            if name in NOT_PYTHON:
+                system[name] = bound
+            else:
+                conda[CONDA_TO_PYPI.get(name, name)] = bound
     assert conda == pypi
+    assert set(system) == set(NOT_PYTHON)
     pip_section = next(e["pip"] for e in environment["dependencies"] if isinstance(e, dict))
     assert pip_section == ["-e .[dev]"]
     assert environment["channels"] == ["conda-forge"]
+
+
+def test_the_test_suite_installs_pyspark_and_the_java_of_environment_yml():
+    """``make setup`` installs the dev extra, so the Spark tests always run (never skip)."""
+    extras = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]
+    extras = extras["optional-dependencies"]
+    assert set(extras["spark"]) <= set(extras["dev"])
+    environment = (PROJECT / "environment.yml").read_text()
+    java = re.search(r"^\s*- openjdk=(\d+)$", environment, re.MULTILINE).group(1)
+    assert f"openjdk-{java}-jre-headless" in (PROJECT / "Makefile").read_text()
 
 
 def test_there_are_four_stage_notebooks():
