@@ -45,7 +45,7 @@ import narwhals as nw
 import pandas as pd
 
 from segkit.errors import DataContractError, ParameterError
-from segkit.frames import as_lazy, collect_small, require_columns, same_engine
+from segkit.frames import as_lazy, collect_small, count_true, require_columns, same_engine
 from segkit.journeys import UNSEGMENTED
 
 #: The environment variable read when no ``salt`` is passed.
@@ -310,7 +310,9 @@ def _tables(segments, customers, segment: str, include_email: bool):
         nw.col(segment).cast(nw.String).fill_null(UNSEGMENTED).alias("segment"),
     )
     without_id = int(
-        collect_small(members.select(nw.col("customer_id").is_null().sum().alias("n")))["n"].iloc[0]
+        collect_small(members.select(count_true(nw.col("customer_id").is_null()).alias("n")))[
+            "n"
+        ].iloc[0]
     )
     if without_id:
         raise DataContractError(

@@ -57,7 +57,14 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
 from segkit.errors import DataContractError, ParameterError
-from segkit.frames import as_lazy, collect_small, require_columns, same_engine, timestamp_column
+from segkit.frames import (
+    as_lazy,
+    collect_small,
+    count_true,
+    require_columns,
+    same_engine,
+    timestamp_column,
+)
 from segkit.journeys import UNSEGMENTED
 
 _ASSIGNMENT_COLUMNS = ("customer_id", "experiment", "variant", "assigned_ts")
@@ -276,7 +283,8 @@ def _assignments(experiments: Any, extra: list[str]) -> nw.LazyFrame:
         timestamp_column(lazy, "assigned_ts", "experiments").alias("assigned_ts"),
         *(nw.col(key) for key in extra),
     )
-    nulls = collect_small(assigned.select(nw.col(*_ASSIGNMENT_COLUMNS).is_null().sum())).iloc[0]
+    missing = count_true(nw.col(*_ASSIGNMENT_COLUMNS).is_null())
+    nulls = collect_small(assigned.select(missing)).iloc[0]
     for column in _ASSIGNMENT_COLUMNS:
         if nulls[column]:
             raise DataContractError(

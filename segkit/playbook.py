@@ -57,6 +57,7 @@ from segkit.frames import (
     as_lazy,
     as_timestamp,
     collect_small,
+    count_true,
     require_columns,
     same_engine,
     timestamp_column,
@@ -375,7 +376,7 @@ def _inputs(segments: Any, orders: Any, segment: str) -> tuple[nw.LazyFrame, nw.
         people.select(
             rows=nw.len(),
             ids=nw.col("customer_id").n_unique(),
-            unlabelled=nw.col(segment).is_null().sum(),
+            unlabelled=count_true(nw.col(segment).is_null()),
         )
     ).iloc[0]
     if checks["rows"] != checks["ids"]:

@@ -30,7 +30,7 @@ import narwhals as nw
 import pandas as pd
 
 from segkit.errors import DataContractError
-from segkit.frames import as_lazy, collect_small, require_columns, same_engine
+from segkit.frames import as_lazy, collect_small, count_true, require_columns, same_engine
 from segkit.journeys import UNSEGMENTED
 
 #: The by-group that keeps the spend of a channel no segment was seen touched by.
@@ -435,7 +435,8 @@ def _labelled(native: Any, table: str, segments: Any, keys: Sequence[str]) -> nw
             "a column of that name, or segments= giving it per customer_id",
             f"columns {present}",
         )
-    nulls = int(collect_small(lazy.select(rows=nw.col("channel").is_null().sum()))["rows"].iloc[0])
+    counted = lazy.select(rows=count_true(nw.col("channel").is_null()))
+    nulls = int(collect_small(counted)["rows"].iloc[0])
     if nulls:
         raise DataContractError(table, "channel", "a channel on every row", f"{nulls} without")
     if "campaign" in keys:
