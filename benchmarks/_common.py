@@ -18,11 +18,13 @@ from collections.abc import Callable
 from typing import Any
 
 
-def run_script(script: str, *arguments: str) -> str:
-    """``python script *arguments`` in a fresh process; its last line of output."""
-    done = subprocess.run(
-        [sys.executable, script, *arguments], capture_output=True, text=True, check=False
-    )
+def run_script(script: str, *arguments: str, python: str = sys.executable) -> str:
+    """``python script *arguments`` in a fresh process; its last line of output.
+
+    ``python`` is this interpreter unless another one is given (e.g. a separate venv
+    holding a peer package that the project's environment must not have).
+    """
+    done = subprocess.run([python, script, *arguments], capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"{script} {' '.join(arguments)} failed:\n{done.stderr[-3000:]}")
     lines = done.stdout.strip().splitlines()

@@ -1,12 +1,46 @@
-"""Time ``customer_view`` and RFM on pandas, Polars and DuckDB against hand-written code.
+"""Time ``customer_view``, RFM and the CLV summary on segkit's engines against peers.
 
 Run it with ``python benchmarks/bench_customer_view.py [--sizes 1000000 10000000]``
-(``--steps`` and ``--engines`` pick a subset). Synthetic orders (about five per
-customer) are written to Parquet once per size. Two steps are measured:
+(``--steps`` and ``--engines`` pick a subset; ``--engines ... segkit-spark`` adds
+Spark, ``--lifetimes PYTHON`` the lifetimes package). Synthetic orders (about five
+per customer) are written to Parquet once per size. Three steps are measured:
 
 * ``view``: ``customer_view(orders)``;
 * ``view+rfm``: ``rfm(customer_view(orders), bins=5)``, segkit's scores and
-  segments.
+  segments;
+* ``clv-summary``: ``segkit.clv.summary(orders, "2025-12-31")``, the BG/NBD
+  ``frequency, recency, T, monetary_value`` per customer in days (every order is
+  before that day), on segkit's engines only, and with ``--lifetimes PYTHON``
+  ``lifetimes.utils.summary_data_from_transaction_data(orders, "customer_id",
+  "order_ts", "revenue", observation_period_end="2025-12-31", freq="D")`` on the
+  same orders read into pandas.
+
+``segkit-spark`` (opt-in: not in the default ``--engines``) runs segkit on a local
+Spark in the worker process: ``master("local[2]")``, ``spark.sql.session.timeZone``
+UTC, 8 shuffle partitions, no UI, 4 GB driver memory. It reads the same Parquet with
+``spark.read.parquet``, caches it and counts it before timing (the other engines'
+inputs are in memory too), and a run is the segkit call plus
+``result.write.format("noop").mode("overwrite").save()``, which computes every row of
+the result and writes it nowhere (nothing is collected to Python). Its peak and
+input MB add the JVM's peak resident set (``VmHWM`` of the JVM process) to Python's,
+its CPU s the JVM's CPU time per run (the mean over the runs, not the median).
+The first run in a fresh JVM pays Spark's warm-up (query compilation, JIT), so keep
+``--runs`` at 3 or more for Spark: at 100,000 orders its ``view`` took 12.7 s with
+``--runs 1`` and 4.4 s as the median of 3.
+
+lifetimes 0.11.3 needs old pandas, NumPy, SciPy and autograd, and must stay out of
+the project's environment; give another Python that has it. This script's worker
+runs in that interpreter too, so it also needs pyarrow (for the Parquet input)::
+
+    python3 -m venv /tmp/lifetimes_venv
+    /tmp/lifetimes_venv/bin/pip install "lifetimes==0.11.3" "pandas<2" "numpy<1.25" \
+        "scipy<1.12" "autograd<1.7" "pyarrow<15"
+    python benchmarks/bench_customer_view.py --lifetimes /tmp/lifetimes_venv/bin/python
+
+(tested with Python 3.11: pandas 1.5.3, NumPy 1.24.4, SciPy 1.11.4, autograd 1.6.2,
+pyarrow 14.0.2). Before timing, lifetimes' summary of the 20,000 check orders must
+equal segkit's pandas one, and that one every other selected segkit engine's:
+``frequency``, ``recency`` and ``T`` exactly, ``monetary_value`` to 1e-9.
 
 Next to segkit's pandas, Polars and DuckDB engines run two hand-written
 baselines: a plain pandas groupby and one DuckDB SQL query. Their ``view+rfm``
@@ -16,25 +50,29 @@ dropped, a value equal to a cut in the lower interval, the intervals' scores
 spread over 1..5) but not ``rfm_score`` or the segment names. Before timing,
 every engine's result on 20,000 orders is checked against the hand-written
 pandas one: the view's columns for ``view``, those and the three scores for
-``view+rfm``.
+``view+rfm``; every segkit engine's CLV summary is checked against segkit's pandas
+one (and against lifetimes' when given).
 
 Every measurement (size, step, engine) runs in a fresh subprocess that loads
 the orders into its engine and reports the median of three runs (``--runs``).
 DuckDB results are materialised as Arrow tables (``.to_arrow_table()``) inside
-the timing; the others return an eager frame anyway. Peak memory is the
-subprocess's peak resident set size (``ru_maxrss``): it counts the memory of
-Arrow, Polars and DuckDB that tracemalloc misses, and includes the loaded
-input, shown as ``input MB``. ``CPU s`` is the median CPU time (user + system,
+the timing, Spark ones with the ``noop`` write; the others return an eager frame
+anyway. Peak memory is the subprocess's peak resident set size (``ru_maxrss``):
+it counts the memory of Arrow, Polars and DuckDB that tracemalloc misses, and
+includes the loaded input, shown as ``input MB``. ``CPU s`` is the median CPU time (user + system,
 all threads) of a run: other processes sharing the machine inflate the wall
 time but hardly the work done. A last line per size gives segkit's DuckDB and
-Polars times as multiples of the hand-written SQL.
+Polars times as multiples of the hand-written SQL, and of lifetimes for the CLV
+summary.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +85,24 @@ RUNS = 3
 CHECK_ORDERS = 20_000
 ORDERS_PER_CUSTOMER = 5
 BINS = 5
-STEPS = ("view", "view+rfm")
-ENGINES = ("segkit-pandas", "segkit-polars", "segkit-duckdb", "hand-pandas", "hand-duckdb-sql")
+STEPS = ("view", "view+rfm", "clv-summary")
+SEGKIT = ("segkit-pandas", "segkit-polars", "segkit-duckdb", "segkit-spark")
+HAND = ("hand-pandas", "hand-duckdb-sql")
+#: What ``--engines`` offers; Spark is opt-in (a JVM, seconds per query at any size).
+ENGINES = (*SEGKIT, *HAND)
+DEFAULT_ENGINES = tuple(engine for engine in ENGINES if engine != "segkit-spark")
+#: The engines each step runs on (``lifetimes`` only with ``--lifetimes PYTHON``).
+STEP_ENGINES = {"view": ENGINES, "view+rfm": ENGINES, "clv-summary": (*SEGKIT, "lifetimes")}
+#: The CLV summary's ``as_of`` / ``observation_period_end``: the day after the last order.
+CLV_AS_OF = "2025-12-31"
+SPARK_CONFIG = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.driver.memory": "4g",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
 #: Score column, view column, and whether the lowest values score highest.
 SCORED = (
     ("r_score", "recency_days", True),
@@ -204,18 +258,73 @@ def hand_pandas_rfm(orders):
 
 
 def _segkit(step: str, materialise=lambda result: result):
-    """``customer_view``, then for ``view+rfm`` ``rfm(view, bins=BINS)``; materialised."""
-    from segkit import customer_view, rfm
+    """``customer_view``, then for ``view+rfm`` ``rfm(view, bins=BINS)``, or for
+    ``clv-summary`` ``clv.summary(orders, CLV_AS_OF)``; materialised."""
+    from segkit import clv, customer_view, rfm
 
     def compute(orders):
+        if step == "clv-summary":
+            return materialise(clv.summary(orders, CLV_AS_OF))
         view = customer_view(orders)
         return materialise(rfm(view, bins=BINS) if step == "view+rfm" else view)
 
     return compute
 
 
+def _spark_session():
+    """A local Spark on two cores, in UTC (see the module docstring)."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master("local[2]").appName("segkit-bench")
+    for key, value in SPARK_CONFIG.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def _noop_write(result):
+    """Compute every row of a Spark result and write it nowhere."""
+    result.write.format("noop").mode("overwrite").save()
+    return result
+
+
+def _jvm_pid(frame) -> int:
+    """The process id of the JVM behind a Spark frame."""
+    return frame.sparkSession._jvm.java.lang.ProcessHandle.current().pid()
+
+
+def _jvm_peak_mb(pid: int) -> float:
+    """The peak resident set of process ``pid`` in MB (``VmHWM``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _jvm_cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) process ``pid`` has used so far."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _load(engine: str, step: str, path: str):
     """The orders in the engine's own memory, and a function computing ``step`` from them."""
+    if engine == "lifetimes":
+        import pandas as pd
+        from lifetimes.utils import summary_data_from_transaction_data
+
+        compute = partial(
+            summary_data_from_transaction_data,
+            customer_id_col="customer_id",
+            datetime_col="order_ts",
+            monetary_value_col="revenue",
+            observation_period_end=CLV_AS_OF,
+            freq="D",
+        )
+        return pd.read_parquet(path), compute
     if engine in ("segkit-pandas", "hand-pandas"):
         import pandas as pd
 
@@ -225,6 +334,10 @@ def _load(engine: str, step: str, path: str):
         import polars as pl
 
         return pl.read_parquet(path), _segkit(step)
+    if engine == "segkit-spark":
+        orders = _spark_session().read.parquet(path).cache()
+        orders.count()
+        return orders, _segkit(step, _noop_write)
     import duckdb
 
     connection = duckdb.connect()
@@ -243,23 +356,66 @@ def _as_pandas(result):
     return frame.to_pandas().reset_index(drop=True)
 
 
+def _rows(result) -> int:
+    """The rows of a result (a Spark frame has no length: it is counted)."""
+    return result.count() if hasattr(result, "sparkSession") else len(result)
+
+
 def worker(engine: str, step: str, path: str, runs: int = RUNS) -> dict:
-    """Load the orders, then time ``runs`` runs (wall and CPU); peak RSS in MB before and after."""
+    """Load the orders, then time ``runs`` runs (wall and CPU); peak RSS in MB before and after.
+
+    For Spark the JVM's peak RSS is added to both.
+    """
     orders, compute = _load(engine, step, path)
+    if engine != "segkit-spark":
+        timing, result = measure(lambda: compute(orders), runs)
+        return {**timing, "rows": _rows(result)}
+    pid = _jvm_pid(orders)
+    jvm_input_mb, jvm_cpu = _jvm_peak_mb(pid), _jvm_cpu_seconds(pid)
     timing, result = measure(lambda: compute(orders), runs)
-    return {**timing, "rows": len(_as_pandas(result))}
+    timing["cpu_seconds"] += (_jvm_cpu_seconds(pid) - jvm_cpu) / runs
+    timing["input_mb"] += jvm_input_mb
+    timing["peak_mb"] += _jvm_peak_mb(pid)
+    return {**timing, "rows": _rows(result)}
 
 
-def check(path: str) -> None:
-    """Every engine's view (and scores) equal the hand-written pandas ones on ``path``."""
+def lifetimes_summary(path: str, out: str) -> None:
+    """lifetimes' summary of the orders at ``path``, written to ``out`` (its interpreter)."""
+    orders, compute = _load("lifetimes", "clv-summary", path)
+    compute(orders).reset_index().to_parquet(out, index=False)
+
+
+def _same_summary(got, expected, label: str) -> float:
+    """Raise unless the two CLV summaries agree (see the module docstring); the largest
+    relative ``monetary_value`` difference."""
+    import numpy as np
+
+    got = got.sort_values("customer_id", ignore_index=True)
+    expected = expected.sort_values("customer_id", ignore_index=True)
+    assert got["customer_id"].astype(str).tolist() == expected["customer_id"].astype(str).tolist()
+    for column in ("frequency", "recency", "T"):
+        a, b = got[column].to_numpy(float), expected[column].to_numpy(float)
+        differ = np.flatnonzero(a != b)
+        assert not len(differ), f"{label}: {column} differs for {len(differ)} customers"
+    a, b = got["monetary_value"].to_numpy(float), expected["monetary_value"].to_numpy(float)
+    relative = float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b))))
+    assert relative <= 1e-9, f"{label}: monetary_value differs by {relative:.3g} (relative)"
+    return relative
+
+
+def check(path: str, engines: list[str], lifetimes_result: str | None = None) -> str:
+    """The engines' views (and scores) equal the hand-written pandas ones on ``path``, and
+    their CLV summaries segkit's pandas one (and lifetimes' at ``lifetimes_result``)."""
     import pandas as pd
+
+    from segkit import clv
 
     expected = hand_pandas_rfm(pd.read_parquet(path))
     scores = [score for score, _, _ in SCORED]
     assert expected[scores].nunique().min() > 1, "every customer has the same score"
-    for step in STEPS:
+    for step in ("view", "view+rfm"):
         columns = [name for name in expected.columns if step == "view+rfm" or name not in scores]
-        for engine in ENGINES:
+        for engine in engines:
             orders, compute = _load(engine, step, path)
             got = _as_pandas(compute(orders))
             missing = set(columns) - set(got.columns)
@@ -270,24 +426,46 @@ def check(path: str) -> None:
                 check_dtype=False,
                 obj=f"{step} {engine}",
             )
+    summary = clv.summary(pd.read_parquet(path), CLV_AS_OF)
+    assert summary["frequency"].gt(0).mean() > 0.5, "too few repeat buyers to check"
+    for engine in engines:
+        if engine in STEP_ENGINES["clv-summary"]:
+            orders, compute = _load(engine, "clv-summary", path)
+            _same_summary(_as_pandas(compute(orders)), summary, f"clv-summary {engine}")
+    checked = f"views and scores of {', '.join(engines)} equal hand-pandas'"
+    if lifetimes_result:
+        theirs = pd.read_parquet(lifetimes_result)
+        relative = _same_summary(summary, theirs, "segkit-pandas vs lifetimes")
+        checked += (
+            f"; segkit's CLV summary equals lifetimes' for {len(theirs):,} customers "
+            f"(frequency, recency, T exactly; monetary_value to {relative:.1e} relative)"
+        )
+    return checked
 
 
-def _run(*arguments: str) -> str:
+def _run(*arguments: str, python: str = sys.executable) -> str:
     """This script in a fresh Python process (see ``_common``); its last line of output."""
-    return run_script(__file__, *arguments)
+    return run_script(__file__, *arguments, python=python)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--steps", nargs="+", default=list(STEPS), choices=STEPS)
-    parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
+    parser.add_argument("--engines", nargs="+", default=list(DEFAULT_ENGINES), choices=ENGINES)
     parser.add_argument("--runs", type=int, default=RUNS, help="timed runs per measurement")
+    parser.add_argument(
+        "--lifetimes", metavar="PYTHON", help="a Python with lifetimes 0.11.3 (see above)"
+    )
     parser.add_argument(
         "--worker", nargs=3, metavar=("ENGINE", "STEP", "PATH"), help=argparse.SUPPRESS
     )
     parser.add_argument("--generate", nargs=2, metavar=("SIZE", "PATH"), help=argparse.SUPPRESS)
     parser.add_argument("--check", metavar="PATH", help=argparse.SUPPRESS)
+    parser.add_argument("--lifetimes-result", metavar="PATH", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--lifetimes-summary", nargs=2, metavar=("PATH", "OUT"), help=argparse.SUPPRESS
+    )
     arguments = parser.parse_args()
     if arguments.worker:
         print(json.dumps(worker(*arguments.worker, runs=arguments.runs)))
@@ -295,56 +473,73 @@ def main() -> None:
         size, path = arguments.generate
         pq.write_table(synthetic_orders(int(size), seed=int(size) % 1000), path)
     elif arguments.check:
-        check(arguments.check)
+        print(check(arguments.check, arguments.engines, arguments.lifetimes_result))
+    elif arguments.lifetimes_summary:
+        lifetimes_summary(*arguments.lifetimes_summary)
     else:
-        benchmark(arguments.sizes, arguments.steps, arguments.engines, arguments.runs)
+        benchmark(
+            arguments.sizes, arguments.steps, arguments.engines, arguments.runs, arguments.lifetimes
+        )
 
 
 HEADER = (
-    f"{'step':<9} {'engine':<16} {'orders':>11} {'customers':>10} {'seconds':>8} "
+    f"{'step':<11} {'engine':<16} {'orders':>11} {'customers':>10} {'seconds':>8} "
     f"{'orders/s':>12} {'peak MB':>8} {'input MB':>9} {'CPU s':>6}"
 )
 
 
 def _line(step: str, engine: str, size: int, row: dict) -> str:
     return (
-        f"{step:<9} {engine:<16} {size:>11,} {row['rows']:>10,} {row['seconds']:>8.2f} "
+        f"{step:<11} {engine:<16} {size:>11,} {row['rows']:>10,} {row['seconds']:>8.2f} "
         f"{size / row['seconds']:>12,.0f} {row['peak_mb']:>8,.0f} {row['input_mb']:>9,.0f} "
         f"{row['cpu_seconds']:>6.2f}"
     )
 
 
 def _ratios(size: int, seconds: dict[tuple[str, str], float]) -> str:
-    """segkit's DuckDB and Polars times over the hand-written SQL's, per step."""
+    """segkit's times over the hand-written SQL's (view steps) and lifetimes' (CLV summary)."""
     parts = []
     for step in STEPS:
-        sql = seconds.get((step, "hand-duckdb-sql"))
-        for engine in ("segkit-duckdb", "segkit-polars"):
-            if sql and (step, engine) in seconds:
-                parts.append(
-                    f"{step} {engine} / hand-duckdb-sql = {seconds[step, engine] / sql:.2f}"
-                )
+        peer = "lifetimes" if step == "clv-summary" else "hand-duckdb-sql"
+        engines = SEGKIT if step == "clv-summary" else ("segkit-duckdb", "segkit-polars")
+        for engine in engines:
+            if seconds.get((step, peer)) and (step, engine) in seconds:
+                ratio = seconds[step, engine] / seconds[step, peer]
+                parts.append(f"{step} {engine} / {peer} = {ratio:.2f}")
     return f"ratios at {size:,} orders: " + ("; ".join(parts) or "(need hand-duckdb-sql)")
 
 
-def benchmark(sizes: list[int], steps: list[str], engines: list[str], runs: int) -> None:
-    """Check the engines agree on a small input, then print a row per size, step and engine."""
+def benchmark(
+    sizes: list[int], steps: list[str], engines: list[str], runs: int, lifetimes: str | None
+) -> None:
+    """Check the engines agree on a small input, then print a row per size, step and engine.
+
+    ``lifetimes``: a Python with lifetimes, which then runs the CLV summary too.
+    """
     with tempfile.TemporaryDirectory(prefix="segkit-bench-") as folder:
         small = str(Path(folder) / "check.parquet")
         _run("--generate", str(CHECK_ORDERS), small)
-        _run("--check", small)
-        print(
-            f"all engines match the hand-written pandas view and scores on {CHECK_ORDERS:,} orders"
-        )
+        checking = ["--check", small, "--engines", *engines]
+        if lifetimes and "clv-summary" in steps:
+            theirs = str(Path(folder) / "lifetimes_check.parquet")
+            _run("--lifetimes-summary", small, theirs, python=lifetimes)
+            checking += ["--lifetimes-result", theirs]
+        print(f"on {CHECK_ORDERS:,} orders: " + _run(*checking))
         print()
         print(HEADER)
+        peers = ["lifetimes"] if lifetimes else []
         for size in sizes:
             path = str(Path(folder) / f"orders_{size}.parquet")
             _run("--generate", str(size), path)
             seconds = {}
             for step in steps:
-                for engine in engines:
-                    row = json.loads(_run("--worker", engine, step, path, "--runs", str(runs)))
+                for engine in [*engines, *peers]:
+                    if engine not in STEP_ENGINES[step]:
+                        continue
+                    python = lifetimes if engine == "lifetimes" else sys.executable
+                    row = json.loads(
+                        _run("--worker", engine, step, path, "--runs", str(runs), python=python)
+                    )
                     seconds[step, engine] = row["seconds"]
                     print(_line(step, engine, size, row), flush=True)
             print(_ratios(size, seconds) + "\n", flush=True)

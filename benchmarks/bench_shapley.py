@@ -12,14 +12,26 @@ same simplified formula written directly: a loop over the steps building each
 journey's ``frozenset`` of channels, a ``dict`` of set -> conversions, and
 ``conversions(T) / |T|`` added to each channel of ``T``; its input lists are built
 outside the timing, while ``+lists`` also times building them from the pandas frame.
+Next to each engine's segkit times, ``plain+lists`` is plain Python from that
+engine's frame (its three columns as Python lists: pandas ``tolist``, Polars
+``to_list``, DuckDB ``fetchnumpy`` then ``tolist``, then the loop) and ``x plain`` segkit's
+simplified time over it.
+
 Before timing, segkit's simplified credits on every engine are checked against plain
-Python.
+Python (to 1e-9, relative), and plain Python against the textbook Shapley value:
+the game ``v(S)`` = conversions of the journeys whose channels all lie in ``S``,
+``phi_i = sum over S without i of |S|! (n - |S| - 1)! / n! (v(S + i) - v(S))`` by
+enumerating every coalition. That takes ``n 2**n`` worths, so it runs on the
+benchmark journeys when ``--channels`` is at most 8 and otherwise on 100,000
+journeys over 8 channels.
 """
 
 from __future__ import annotations
 
 import argparse
 import warnings
+from itertools import combinations
+from math import factorial
 
 import duckdb
 import numpy as np
@@ -34,6 +46,9 @@ ENGINES = ("pandas", "polars", "duckdb")
 VARIANTS = ("simplified", "rate", "ordered")
 #: The columns plain Python reads, as lists.
 COLUMNS = ("journey_id", "channel", "conversions")
+#: Most channels the textbook enumeration of coalitions runs on.
+TEXTBOOK_CHANNELS = 8
+TEXTBOOK_JOURNEYS = 100_000
 
 
 def synthetic_journeys(n_journeys: int, n_channels: int, seed: int = 0) -> pa.Table:
@@ -63,8 +78,8 @@ def synthetic_journeys(n_journeys: int, n_channels: int, seed: int = 0) -> pa.Ta
     )
 
 
-def plain_python(journey_ids: list, channels: list, conversions: list) -> dict[str, float]:
-    """The simplified Shapley formula with a dict of frozensets (rows grouped by journey)."""
+def channel_sets(journey_ids: list, channels: list, conversions: list) -> dict[frozenset, float]:
+    """Conversions per journey channel set (rows grouped by journey, one value per journey)."""
     by_set: dict[frozenset, float] = {}
     current, members, value = None, set(), 0.0
     for journey, channel, converted in zip(journey_ids, channels, conversions, strict=True):
@@ -76,11 +91,58 @@ def plain_python(journey_ids: list, channels: list, conversions: list) -> dict[s
         members.add(channel)
     key = frozenset(members)
     by_set[key] = by_set.get(key, 0.0) + value
+    return by_set
+
+
+def simplified(by_set: dict[frozenset, float]) -> dict[str, float]:
+    """``credit_i = sum over sets T containing i of conversions(T) / |T|``."""
     credits: dict[str, float] = {}
     for channel_set, total in by_set.items():
         for channel in channel_set:
             credits[channel] = credits.get(channel, 0.0) + total / len(channel_set)
     return credits
+
+
+def plain_python(journey_ids: list, channels: list, conversions: list) -> dict[str, float]:
+    """The simplified Shapley formula with a dict of frozensets (rows grouped by journey)."""
+    return simplified(channel_sets(journey_ids, channels, conversions))
+
+
+def textbook(by_set: dict[frozenset, float]) -> dict[str, float]:
+    """Shapley values of ``v(S)`` = conversions of the sets inside ``S``, coalition by coalition."""
+    players = sorted(set().union(*by_set))
+    n = len(players)
+
+    def worth(coalition: frozenset) -> float:
+        return sum(total for channel_set, total in by_set.items() if channel_set <= coalition)
+
+    values = {}
+    for player in players:
+        others = [other for other in players if other != player]
+        values[player] = sum(
+            factorial(size)
+            * factorial(n - size - 1)
+            / factorial(n)
+            * (worth(frozenset(coalition) | {player}) - worth(frozenset(coalition)))
+            for size in range(n)
+            for coalition in combinations(others, size)
+        )
+    return values
+
+
+def _lists(engine: str, frame) -> list[list]:
+    """The journey columns of an engine's frame as Python lists."""
+    if engine == "pandas":
+        return [frame[column].tolist() for column in COLUMNS]
+    if engine == "polars":
+        return [frame[column].to_list() for column in COLUMNS]
+    return [values.tolist() for values in frame.select(*COLUMNS).fetchnumpy().values()]
+
+
+def _agree(got: dict[str, float], expected: dict[str, float], label: str) -> None:
+    assert got.keys() == expected.keys(), label
+    for channel, value in expected.items():
+        assert abs(got[channel] - value) <= 1e-9 * max(1.0, abs(value)), (label, channel)
 
 
 def engines(table: pa.Table) -> dict[str, object]:
@@ -92,12 +154,28 @@ def engines(table: pa.Table) -> dict[str, object]:
 
 
 def check(frames: dict[str, object], expected: dict[str, float]) -> None:
+    """segkit's simplified credits on every engine, and plain Python from its lists."""
     for engine, frame in frames.items():
         found = shapley_credits(frame)
         got = dict(zip(found["channel"], found["conversions"], strict=True))
-        assert got.keys() == expected.keys(), engine
-        for channel, value in expected.items():
-            assert abs(got[channel] - value) <= 1e-9 * max(1.0, abs(value)), (engine, channel)
+        _agree(got, expected, f"segkit-{engine}")
+        _agree(plain_python(*_lists(engine, frame)), expected, f"plain-python from {engine}")
+
+
+def check_textbook(table: pa.Table, n_channels: int) -> str:
+    """Plain Python (and segkit) against the coalition enumeration; what was checked."""
+    if n_channels > TEXTBOOK_CHANNELS:
+        table = synthetic_journeys(TEXTBOOK_JOURNEYS, TEXTBOOK_CHANNELS)
+    by_set = channel_sets(*(table[name].to_pylist() for name in COLUMNS))
+    expected = textbook(by_set)
+    _agree(simplified(by_set), expected, "plain-python vs textbook")
+    found = shapley_credits(table.to_pandas())
+    _agree(dict(zip(found["channel"], found["conversions"], strict=True)), expected, "textbook")
+    journeys = len(set(table["journey_id"].to_pylist()))
+    return (
+        f"plain Python and segkit equal the textbook coalition enumeration on {journeys:,} "
+        f"journeys, {len(expected)} channels, {len(by_set)} channel sets"
+    )
 
 
 def main() -> None:
@@ -118,7 +196,12 @@ def main() -> None:
     )
     expected = plain_python(*columns)
     check(frames, expected)
-    print(f"{'engine':<14}" + "".join(f"{variant:>12}" for variant in options.variants))
+    print(
+        f"segkit on {', '.join(frames)} equals plain Python (to 1e-9); "
+        + check_textbook(table, options.channels)
+    )
+    extra = ("plain+lists", "x plain")
+    print(f"{'engine':<14}" + "".join(f"{variant:>12}" for variant in (*options.variants, *extra)))
     for engine, frame in frames.items():
         cells = [
             timed(
@@ -126,7 +209,12 @@ def main() -> None:
             )[0]
             for variant in options.variants
         ]
-        print(f"{'segkit-' + engine:<14}" + "".join(f"{cell:>12.2f}" for cell in cells))
+        plain = timed(lambda engine=engine, frame=frame: plain_python(*_lists(engine, frame)), RUNS)
+        cells.append(plain[0])
+        line = "".join(f"{cell:>12.2f}" for cell in cells)
+        if "simplified" in options.variants:
+            line += f"{cells[options.variants.index('simplified')] / plain[0]:>12.2f}"
+        print(f"{'segkit-' + engine:<14}" + line)
     pandas = table.to_pandas()
     for name, run in (
         ("plain-python", lambda: plain_python(*columns)),
