@@ -35,6 +35,9 @@ STAGE_WRITERS = {
     "experiments": "01_data_collection",
     "rejects": "01_data_collection",
     "segments": "02_segmentation",
+    "attribution": "03_attribution",
+    "channel_reach": "03_attribution",
+    "journeys": "03_attribution",
 }
 
 
