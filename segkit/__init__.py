@@ -31,7 +31,7 @@ from segkit.errors import (
     SegkitError,
     StageOutputMissing,
 )
-from segkit.experiments import ab_test
+from segkit.experiments import ab_brief, ab_test
 from segkit.journeys import (
     drop_direct,
     journey_stats,
@@ -93,6 +93,7 @@ __all__ = [
     "Truth",
     "Validation",
     "__version__",
+    "ab_brief",
     "ab_test",
     "apply_rule_sets",
     "attribute",

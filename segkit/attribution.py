@@ -44,10 +44,10 @@ from segkit.errors import DataContractError
 from segkit.heuristic_attribution import HEURISTIC_MODELS, heuristic_credits, tidy_credits
 from segkit.journeys import drop_direct, journeys_from_paths
 
-#: Every model :func:`attribute` knows, by its public name.
-MODELS: tuple[str, ...] = (*HEURISTIC_MODELS, "markov", "shapley", "shapley_ordered")
 #: The models that learn from converting and non-converting journeys.
 DATA_DRIVEN_MODELS: tuple[str, ...] = ("markov", "shapley", "shapley_ordered")
+#: Every model :func:`attribute` knows, by its public name.
+MODELS: tuple[str, ...] = (*HEURISTIC_MODELS, *DATA_DRIVEN_MODELS)
 #: The nine models :func:`compare_models` runs by default.
 DEFAULT_MODELS: tuple[str, ...] = (
     "first_touch",

@@ -435,7 +435,9 @@ def historical(
     if segments is None:
         return _native(back, per_customer.sort("customer_id"))
     groups = same_engine(lazy, segments, "segments", "orders")
-    return _native(back, _per_segment(per_customer, groups, by).sort(by))
+    return _native(
+        back, _per_segment(per_customer, groups, by, "revenue", "customers with orders").sort(by)
+    )
 
 
 def _last_order(lazy: nw.LazyFrame) -> datetime | None:
@@ -472,8 +474,60 @@ def _historical_per_customer(lazy: nw.LazyFrame, stamp: datetime | None) -> nw.L
     )
 
 
-def _per_segment(per_customer: nw.LazyFrame, groups: nw.LazyFrame, by: str) -> nw.LazyFrame:
-    """Customers, total, mean and median revenue per segment (members without orders at 0)."""
+def per_segment(values: Any, segments: Any, value: str = "clv", by: str = "segment") -> Any:
+    """Customers, total, mean and median of a per-customer ``value`` in each segment.
+
+    Sums predicted CLV (:meth:`GammaGamma.clv`) or any other per-customer
+    value up to the segments of :func:`segkit.rfm` / ``segments.parquet``, the
+    way :func:`historical` sums revenue. A segment member without a row in
+    ``values`` (a prospect, who has no purchase for the models to extrapolate
+    from) counts with 0.
+
+    Parameters
+    ----------
+    values : frame
+        ``customer_id`` and ``value``, one row per customer, any supported engine.
+    segments : frame
+        ``customer_id`` and ``by``, one row per customer, the same kind of frame.
+    value, by : str
+        The value column of ``values`` and the segment column of ``segments``.
+
+    Returns
+    -------
+    frame
+        Same kind as ``values``, sorted by ``by``: ``by``, ``customers``,
+        ``total_<value>``, ``mean_<value>`` and ``median_<value>``.
+
+    Raises
+    ------
+    DataContractError
+        If a column is missing or ``segments`` repeats a customer; customers in
+        ``values`` but not in ``segments`` are left out with a warning.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> values = pd.DataFrame({"customer_id": ["a", "b"], "clv": [30.0, 10.0]})
+    >>> segments = pd.DataFrame({"customer_id": ["a", "b", "c"], "segment": ["x", "x", "y"]})
+    >>> per_segment(values, segments).values.tolist()
+    [['x', 2, 40.0, 20.0, 20.0], ['y', 1, 0.0, 0.0, 0.0]]
+    """
+    lazy, back = as_lazy(values, "values")
+    require_columns(lazy, ["customer_id", value], "values")
+    groups = same_engine(lazy, segments, "segments", "values")
+    return _native(
+        back, _per_segment(lazy, groups, by, value, f"customers with a {value}").sort(by)
+    )
+
+
+def _per_segment(
+    per_customer: nw.LazyFrame, groups: nw.LazyFrame, by: str, value: str, holders: str
+) -> nw.LazyFrame:
+    """Customers, total, mean and median ``value`` per segment (members without one at 0).
+
+    ``holders`` names the customers of ``per_customer`` in the warning about
+    those missing from the segments.
+    """
     require_columns(groups, ["customer_id", by], "segments")
     key = per_customer.collect_schema()["customer_id"]
     if groups.collect_schema()["customer_id"] != key:
@@ -492,22 +546,20 @@ def _per_segment(per_customer: nw.LazyFrame, groups: nw.LazyFrame, by: str) -> n
         )
     if counts["missing"] > 0:
         warnings.warn(
-            f"{int(counts['missing'])} customers with orders are not in segments and are left "
-            "out of the per-segment values",
+            f"{int(counts['missing'])} {holders} are not in segments and are left out of "
+            "the per-segment values",
             UserWarning,
             stacklevel=3,
         )
-    members = groups.join(
-        per_customer.select("customer_id", "revenue"), on="customer_id", how="left"
-    )
-    members = members.with_columns(nw.col("revenue").fill_null(0.0))
+    members = groups.join(per_customer.select("customer_id", value), on="customer_id", how="left")
+    members = members.with_columns(nw.col(value).cast(nw.Float64).fill_null(0.0))
     return (
         members.group_by(by)
         .agg(
             nw.len().alias("customers"),
-            nw.col("revenue").sum().alias("total_revenue"),
-            nw.col("revenue").mean().alias("mean_revenue"),
-            nw.col("revenue").median().alias("median_revenue"),
+            nw.col(value).sum().alias(f"total_{value}"),
+            nw.col(value).mean().alias(f"mean_{value}"),
+            nw.col(value).median().alias(f"median_{value}"),
         )
         .with_columns(nw.col("customers").cast(nw.Int64))
     )
@@ -1151,5 +1203,6 @@ __all__ = [
     "calibration_holdout",
     "historical",
     "holdout_check",
+    "per_segment",
     "summary",
 ]

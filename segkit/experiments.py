@@ -234,6 +234,44 @@ def ab_test(
     )
 
 
+#: The columns :func:`ab_brief` keeps, under the short names it gives them.
+BRIEF_COLUMNS: dict[str, str] = {
+    "experiment": "experiment",
+    "segment": "segment",
+    "n_control": "n control",
+    "n_treatment": "n treatment",
+    "conversion_rate_control": "rate control",
+    "conversion_rate_treatment": "rate treatment",
+    "absolute_lift": "lift",
+    "absolute_lift_ci_low": "lift low",
+    "absolute_lift_ci_high": "lift high",
+    "p_adjusted": "p adjusted",
+    "significant": "significant",
+}
+
+
+def ab_brief(results: pd.DataFrame) -> pd.DataFrame:
+    """:func:`ab_test`'s key columns under short names, for a report a manager reads.
+
+    ``note`` is the first warning without its details (e.g. "fewer than 100
+    customers in a variant"); the full warnings stay in ``results``. A
+    ``segment`` column (or other ``by`` column) is kept only when present.
+
+    Example
+    -------
+    >>> results = pd.DataFrame({"experiment": ["banner"], "absolute_lift": [0.05],
+    ...     "warning": ["underpowered: the observed lift (+5.0 pp) is small; other"]})
+    >>> ab_brief(results).values.tolist()
+    [['banner', 0.05, 'underpowered']]
+    """
+    if "warning" not in results:
+        raise DataContractError("A/B results", "warning", "ab_test's columns", f"{list(results)}")
+    columns = {name: label for name, label in BRIEF_COLUMNS.items() if name in results}
+    first = results["warning"].fillna("").str.split(";").str[0]
+    note = first.str.split(r" \(|:", regex=True).str[0].str.strip()
+    return results[list(columns)].rename(columns=columns).assign(note=note)
+
+
 def _by_columns(by: Any) -> list[str]:
     keys = [] if by is None else [by] if isinstance(by, str) else list(by)
     if not all(isinstance(key, str) for key in keys):

@@ -97,6 +97,16 @@ def _check_session_time_zone(lazy: nw.LazyFrame, table: str) -> None:
         )
 
 
+def scans_in_order(lazy: nw.LazyFrame) -> bool:
+    """Whether ``lazy``'s engine runs windows fastest along one sorted frame.
+
+    Polars and pandas sort once and then scan the whole frame cheaply; SQL
+    engines (DuckDB, PySpark) run a window per partition in parallel, where a
+    frame-wide window would run on one thread.
+    """
+    return lazy.implementation in (nw.Implementation.POLARS, nw.Implementation.PANDAS)
+
+
 def columns_of(lazy: nw.LazyFrame) -> list[str]:
     return list(lazy.collect_schema().names())
 

@@ -52,6 +52,7 @@ from segkit.frames import (
     microseconds_between,
     require_columns,
     same_engine,
+    scans_in_order,
     timestamp_column,
 )
 
@@ -375,11 +376,11 @@ def _timeline(touches: nw.LazyFrame, buys: nw.LazyFrame) -> tuple[nw.LazyFrame, 
 class _Line:
     """Window expressions along ``_seq``, the customers' time lines one after another.
 
-    Polars and pandas number the whole frame with one sort and then scan it
-    cheaply (``partition`` empty); SQL engines (DuckDB, PySpark) run a window
-    per customer (``partition`` ``customer_id``) in parallel, where a
-    frame-wide window would run on one thread. Both give the same results:
-    every computation along the line stops at a change of customer.
+    Where :func:`~segkit.frames.scans_in_order` (Polars, pandas) the whole
+    frame is numbered with one sort and then scanned (``partition`` empty);
+    SQL engines run a window per customer (``partition`` ``customer_id``) in
+    parallel. Both give the same results: every computation along the line
+    stops at a change of customer.
     """
 
     partition: tuple[str, ...]
@@ -387,8 +388,7 @@ class _Line:
 
     @classmethod
     def of(cls, lazy: nw.LazyFrame) -> _Line:
-        whole = lazy.implementation in (nw.Implementation.POLARS, nw.Implementation.PANDAS)
-        return cls(() if whole else ("customer_id",))
+        return cls(() if scans_in_order(lazy) else ("customer_id",))
 
     def numbered(
         self, lazy: nw.LazyFrame, keys: list[str], along: Callable[[_Line], list[nw.Expr]]

@@ -62,7 +62,7 @@ import scipy.sparse.linalg as sparse_linalg
 from threadpoolctl import threadpool_limits
 
 from segkit.errors import DataContractError
-from segkit.frames import as_lazy, collect_small, require_columns
+from segkit.frames import as_lazy, collect_small, require_columns, scans_in_order
 
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 STATE_SEPARATOR = " > "
@@ -270,13 +270,13 @@ def transition_counts(
 def _lag_along(lazy: nw.LazyFrame) -> tuple[nw.LazyFrame, Callable[[int], nw.Expr]]:
     """``lazy`` ready for ``lag(j)``: the channel ``j`` steps earlier in the journey, or null.
 
-    Polars and pandas number the rows by journey and step with one sort, order
-    the frame by that number and shift along it, guarded by the journey id: a
-    window per journey costs them several times more with millions of
-    journeys. SQL engines (DuckDB, PySpark) run a window per journey in
-    parallel, where a frame-wide window would run on one thread.
+    Where :func:`~segkit.frames.scans_in_order` (Polars, pandas), the rows are
+    numbered by journey and step with one sort, the frame ordered by that
+    number and shifted along, guarded by the journey id: a window per journey
+    costs several times more with millions of journeys. SQL engines run a
+    window per journey, in parallel.
     """
-    if lazy.implementation not in (nw.Implementation.POLARS, nw.Implementation.PANDAS):
+    if not scans_in_order(lazy):
         return (
             lazy,
             lambda steps: nw.col("channel").shift(steps).over("journey_id", order_by="step"),

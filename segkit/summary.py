@@ -56,8 +56,9 @@ def executive_summary(
         ``roas`` per channel. Adds spend, ROAS of paid channels and the
         channels with the highest and lowest ROAS.
     clv : pandas DataFrame, optional
-        Predicted value per segment: ``segment`` and ``predicted_clv`` (the
-        segment's total). Adds the predicted value of the customer base.
+        Predicted value per segment with ``total_clv``, such as
+        :func:`segkit.clv.per_segment` of :meth:`segkit.clv.GammaGamma.clv`.
+        Adds the predicted value of the customer base.
     experiments : pandas DataFrame, optional
         :func:`segkit.experiments.ab_test` with ``by=None``: one line per
         experiment and variant.
@@ -120,7 +121,7 @@ def _key_numbers(playbook, roi_totals, clv, segment: str) -> str:
         )
     if clv is not None:
         parts.append(
-            f"- Predicted value of today's customers: **{_money(clv['predicted_clv'].sum())}**."
+            f"- Predicted value of today's customers: **{_money(clv['total_clv'].sum())}**."
         )
     return "\n".join(parts)
 

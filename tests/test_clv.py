@@ -26,6 +26,7 @@ from segkit.clv import (
     calibration_holdout,
     historical,
     holdout_check,
+    per_segment,
     summary,
 )
 from segkit.datasets import read_cdnow_sample
@@ -688,6 +689,30 @@ def test_historical_per_segment(engine):
     ]
     # As of the last order: a 65, c 15; b 40, e (no orders) 0.
     assert result.values.tolist() == [["loyal", 2, 80.0, 40.0, 40.0], ["new", 2, 40.0, 20.0, 20.0]]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_per_segment_sums_any_value_and_counts_members_without_one_as_zero(engine):
+    make = ENGINES[engine]
+    values = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "clv": [30.0, 6.0, 10.0, 99.0]})
+    with pytest.warns(UserWarning, match="1 customers with a clv are not in segments"):
+        result = per_segment(make(values), make(hand_segments()))
+    assert isinstance(result, NATIVE_TYPES[engine])
+    # loyal: a 30, c 10; new: b 6, e (no value) 0; d has no segment.
+    assert to_pandas(result).values.tolist() == [
+        ["loyal", 2, 40.0, 20.0, 20.0],
+        ["new", 2, 6.0, 3.0, 3.0],
+    ]
+    assert list(to_pandas(result).columns)[2:] == ["total_clv", "mean_clv", "median_clv"]
+
+
+def test_per_segment_names_a_missing_value_column_and_repeated_customers():
+    values = pd.DataFrame({"customer_id": ["a"], "clv": [1.0]})
+    with pytest.raises(DataContractError, match="column 'value'"):
+        per_segment(values, hand_segments(), value="value")
+    twice = pd.DataFrame({"customer_id": ["a", "a"], "segment": ["x", "y"]})
+    with pytest.raises(DataContractError, match="one row per customer"):
+        per_segment(values, twice)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -12,7 +12,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 
 from segkit.errors import DataContractError, ParameterError
-from segkit.experiments import RESULT_COLUMNS, ab_test
+from segkit.experiments import RESULT_COLUMNS, ab_brief, ab_test
 from segkit.simulation import simulate
 from tests.conftest import ENGINES
 
@@ -490,3 +490,30 @@ def test_the_planted_effects_are_significant_on_a_large_shop():
     result = ab_test(data.experiments, data.orders, by=None)
     assert result["significant"].all()  # about 97% power for each planted lift at this size
     assert not result["warning"].str.contains("fewer than|expected conversions").any()
+
+
+def test_ab_brief_keeps_the_key_columns_and_the_first_warning_in_brief():
+    results = pd.DataFrame(
+        {
+            "experiment": ["banner", "banner", "mail"],
+            "segment": ["A", "B", "A"],
+            "variant": ["treatment"] * 3,
+            "absolute_lift": [0.05, float("nan"), -0.01],
+            "p_adjusted": [0.01, float("nan"), 0.9],
+            "warning": [
+                "",
+                "no customers in treatment",
+                "fewer than 100 customers in a variant (control 3, treatment 9); underpowered: x",
+            ],
+        }
+    )
+    brief = ab_brief(results)
+    assert list(brief.columns) == ["experiment", "segment", "lift", "p adjusted", "note"]
+    assert brief["note"].tolist() == [
+        "",
+        "no customers in treatment",
+        "fewer than 100 customers in a variant",
+    ]
+    assert brief["lift"].tolist()[::2] == [0.05, -0.01]
+    with pytest.raises(DataContractError, match="column 'warning'"):
+        ab_brief(results.drop(columns="warning"))

@@ -59,7 +59,7 @@ def test_key_numbers_top_segments_channels_and_budget():
 
 
 def test_clv_experiments_and_segments_without_channels():
-    clv = pd.DataFrame({"segment": ["Champions", "Lost"], "predicted_clv": [2500.4, 100.0]})
+    clv = pd.DataFrame({"segment": ["Champions", "Lost"], "total_clv": [2500.4, 100.0]})
     tests = pd.DataFrame(
         {
             "experiment": ["banner", "email"],
