@@ -1,6 +1,7 @@
 """Time the whole demo report (``segkit run``) at 10k, 100k and 1M customers.
 
-Run it with ``python benchmarks/bench_report.py [--sizes 10000 100000] [--runs 1]``;
+Run it with ``python benchmarks/bench_report.py [--sizes 10000 100000] [--runs 1]
+[--engine polars]``;
 a report of 1M customers takes long, so one run per size is the default. The
 issue's target: the full report for 100k customers and 5M touchpoints in under
 two minutes. The demo makes about 30 touchpoints per customer (100k customers
@@ -54,6 +55,8 @@ from pathlib import Path
 
 from _common import report, run_script
 
+from segkit.engines import ENGINES
+
 SIZES = (10_000, 100_000, 1_000_000)
 RUNS = 1
 SEED = 42
@@ -64,26 +67,28 @@ TARGET_TOUCHPOINTS = 5_000_000
 TARGET_SECONDS = 120
 
 
-def write_params(customers: int, run: Path) -> Path:
-    """``params/demo.yaml`` with ``customers`` demo customers and ``run`` as the run folder."""
+def write_params(customers: int, run: Path, engine: str) -> Path:
+    """``params/demo.yaml`` with ``customers`` demo customers, ``run`` as the run folder and
+    ``engine`` computing the stages after 01 (the demo source is generated with pandas)."""
     import yaml
 
     params = yaml.safe_load((ROOT / "params" / "demo.yaml").read_text(encoding="utf-8"))
     params["source"] = {"kind": "demo", "customers": customers, "seed": SEED}
     params["run"] = str(run)
+    params["engine"] = engine
     path = run.with_suffix(".yaml")
     path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     return path
 
 
-def worker(customers: int, run: Path) -> dict:
+def worker(customers: int, run: Path, engine: str) -> dict:
     """Run the report into ``run``; its times, rows and peak memory."""
     import pyarrow.parquet as pq
 
     from segkit.errors import NotebookFailed
     from segkit.runner import run_report
 
-    params = write_params(customers, run)
+    params = write_params(customers, run, engine)
     started = time.perf_counter()
     try:
         run_report(params, notebooks_dir=ROOT / "notebooks", progress=False)
@@ -105,13 +110,13 @@ def worker(customers: int, run: Path) -> dict:
     }
 
 
-def measure(customers: int, runs: int, folder: Path) -> dict:
+def measure(customers: int, runs: int, folder: Path, engine: str) -> dict:
     """``runs`` reports of ``customers`` in fresh subprocesses: median times, highest peak."""
     rows = []
     for number in range(runs):
-        run = folder / f"report_{customers}_{number}"
+        run = folder / f"report_{engine}_{customers}_{number}"
         try:
-            row = json.loads(_run("--worker", str(customers), str(run)))
+            row = json.loads(_run("--worker", str(customers), str(run), engine))
         except RuntimeError as error:  # the kernel died (out of memory?) or the runner broke
             return {"failed": str(error)}
         if "failed" in row:
@@ -194,15 +199,16 @@ def _run(*arguments: str) -> str:
     return run_script(__file__, *arguments)
 
 
-def benchmark(sizes: list[int], runs: int, keep: str | None) -> None:
+def benchmark(sizes: list[int], runs: int, keep: str | None, engine: str) -> None:
     """A row per size, then the growth between successive sizes and the target estimate."""
     with tempfile.TemporaryDirectory(prefix="segkit-bench-report-") as temporary:
         folder = Path(keep or temporary).resolve()
         folder.mkdir(parents=True, exist_ok=True)
+        print(f"engine: {engine}", flush=True)
         print(HEADER, flush=True)
         done = []
         for size in sizes:
-            row = measure(size, runs, folder)
+            row = measure(size, runs, folder, engine)
             if "failed" in row:
                 kept = "" if keep else " (--keep DIR keeps the partial notebooks)"
                 print(f"{size:>10,} customers failed{kept}: {row['failed']}", flush=True)
@@ -224,13 +230,16 @@ def main() -> None:
     parser.add_argument(
         "--keep", metavar="DIR", help="write the run folders here and keep them (default: a temp)"
     )
-    parser.add_argument("--worker", nargs=2, metavar=("CUSTOMERS", "RUN"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--engine", default="pandas", choices=ENGINES, help="engine of notebooks 02-04"
+    )
+    parser.add_argument("--worker", nargs=3, metavar=("N", "RUN", "ENGINE"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.worker:
-        customers, run = arguments.worker
-        report(worker(int(customers), Path(run)))
+        customers, run, engine = arguments.worker
+        report(worker(int(customers), Path(run), engine))
     else:
-        benchmark(arguments.sizes, arguments.runs, arguments.keep)
+        benchmark(arguments.sizes, arguments.runs, arguments.keep, arguments.engine)
 
 
 if __name__ == "__main__":

@@ -16,14 +16,16 @@ from segkit.attribution import (
     attribution_truth_check,
     compare_models,
     compare_models_long,
+    side_by_side,
 )
 from segkit.audit import Audit, audit
 from segkit.budget import BudgetPlan, reallocate_budget
 from segkit.clustering import CustomerClusters, cluster
 from segkit.clv import BetaGeo, GammaGamma
-from segkit.customer_view import customer_view
+from segkit.customer_view import customer_view, last_order_time
 from segkit.dataset import Dataset, Truth
 from segkit.delivery import delivery
+from segkit.engines import ENGINES, persist, spark_session, to_engine, to_pandas
 from segkit.errors import (
     DataContractError,
     NotebookFailed,
@@ -74,6 +76,7 @@ __all__ = [
     "DATA_DRIVEN_MODELS",
     "DEFAULT_ACTIONS",
     "DEFAULT_MODELS",
+    "ENGINES",
     "DataContractError",
     "Dataset",
     "GammaGamma",
@@ -117,6 +120,7 @@ __all__ = [
     "journeys",
     "journeys_from_paths",
     "label_journeys",
+    "last_order_time",
     "lifecycle",
     "lifecycle_funnel",
     "lifecycle_summary",
@@ -124,6 +128,7 @@ __all__ = [
     "mask_email",
     "migration",
     "pareto_curve",
+    "persist",
     "playbook",
     "playbook_flags",
     "plots",
@@ -138,9 +143,13 @@ __all__ = [
     "run_paths",
     "segment_summary",
     "segments_table",
+    "side_by_side",
     "simulate",
+    "spark_session",
     "subsegment_rules",
     "subsegments",
+    "to_engine",
+    "to_pandas",
     "touch_counts",
     "truth_check",
     "untracked_conversions",

@@ -271,10 +271,31 @@ def compare_models(
     >>> compare_models(journeys, ["first_touch", "linear"]).values.tolist()
     [['email', 1.0, 0.5], ['search', 0.0, 0.5]]
     """
+    _check_value(value)
+    return side_by_side(compare_models_long(journeys, models, by, **options), value)
+
+
+def _check_value(value: str) -> None:
     if value not in COMPARE_VALUES:
         raise ValueError(f"value: expected one of {', '.join(COMPARE_VALUES)}, got {value!r}")
-    long = compare_models_long(journeys, models, by, **options)
-    groups = _as_groups(by)
+
+
+def side_by_side(long: pd.DataFrame, value: str = "conversions") -> pd.DataFrame:
+    """A :func:`compare_models_long` result with one column per model, as
+    :func:`compare_models` gives it, without computing the models again.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> long = pd.DataFrame({"model": ["a", "b", "a"], "channel": ["x", "x", "y"],
+    ...                      "conversions": [1.0, 2.0, 3.0], "revenue": 0.0, "share": 0.5})
+    >>> side_by_side(long).values.tolist()
+    [['x', 1.0, 2.0], ['y', 3.0, 0.0]]
+    """
+    _check_value(value)
+    groups = [
+        column for column in long.columns if column not in ("model", "channel", *COMPARE_VALUES)
+    ]
     chosen = list(dict.fromkeys(long["model"]))
     wide = long.set_index([*groups, "channel", "model"])[value].unstack("model", fill_value=0.0)
     wide = wide.reindex(columns=chosen).reset_index()

@@ -171,6 +171,25 @@ def _same_engine(lazy: nw.LazyFrame, other: Any, table: str) -> nw.LazyFrame:
     return opened
 
 
+def last_order_time(orders: Any) -> pd.Timestamp:
+    """The time of the last order (naive UTC), found by the orders' engine: the moment
+    :func:`customer_view` takes when ``as_of`` is None.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> orders = pd.DataFrame({"order_ts": pd.to_datetime(["2025-01-02", "2025-03-04"])})
+    >>> last_order_time(orders)
+    Timestamp('2025-03-04 00:00:00')
+    """
+    lazy, _ = as_lazy(orders, "orders")
+    require_columns(lazy, ["order_ts"], "orders")
+    last = collect_small(lazy.select(timestamp_column(lazy, "order_ts", "orders").max())).iloc[0, 0]
+    if pd.isna(last):
+        raise ValueError("orders: no order has an order_ts, so there is no last order time")
+    return pd.Timestamp(as_timestamp(last, "last order_ts"))
+
+
 def checked_as_of(lazy: nw.LazyFrame, as_of: datetime | None) -> datetime | None:
     """``as_of`` or the last order time; raise if an order up to it misses a required value."""
     window = nw.col("order_ts") <= nw.lit(as_of) if as_of is not None else nw.lit(True)

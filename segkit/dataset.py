@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from segkit.engines import engine_of, row_count, to_pandas, write_parquet
 from segkit.schema import TABLE_NAMES
 
 
@@ -71,9 +72,15 @@ class Dataset:
         }
 
     def row_counts(self) -> pd.DataFrame:
-        """A small ``table``/``rows`` frame of the tables present."""
+        """A small ``table``/``rows``/``engine`` frame of the tables present, each counted
+        by the engine that holds it."""
+        tables = self.tables()
         return pd.DataFrame(
-            {"table": list(self.tables()), "rows": [len(t) for t in self.tables().values()]}
+            {
+                "table": list(tables),
+                "rows": [row_count(t) for t in tables.values()],
+                "engine": [engine_of(t) for t in tables.values()],
+            }
         )
 
     def replace(self, **tables: Any) -> Dataset:
@@ -84,21 +91,29 @@ class Dataset:
     def write(
         self, directory: str | Path, format: Literal["parquet", "csv"] = "parquet"
     ) -> dict[str, Path]:
-        """Write each table as ``<directory>/<table>.<format>``; returns the paths."""
+        """Write each table as ``<directory>/<table>.<format>``; returns the paths.
+
+        Parquet is written by the table's engine (a folder of part files for Spark).
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         written = {}
         for name, frame in self.tables().items():
             path = directory / f"{name}.{format}"
             if format == "parquet":
-                frame.to_parquet(path, index=False)
+                write_parquet(frame, path)
             elif format == "csv":
-                frame.to_csv(path, index=False)
+                to_pandas(frame).to_csv(path, index=False)
             else:
                 raise ValueError(f"format must be 'parquet' or 'csv', not {format!r}")
             written[name] = path
         return written
 
     def __repr__(self) -> str:
-        counts = ", ".join(f"{name}={len(t):,}" for name, t in self.tables().items())
+        counts = ", ".join(f"{name}={_size(t)}" for name, t in self.tables().items())
         return f"Dataset({counts}{', with truth' if self.truth is not None else ''})"
+
+
+def _size(frame: Any) -> str:
+    """A pandas table's row count; the engine of any other (counting would run a query)."""
+    return f"{len(frame):,}" if isinstance(frame, pd.DataFrame) else f"<{engine_of(frame)}>"

@@ -23,6 +23,7 @@ from typing import Any
 import narwhals as nw
 import pandas as pd
 
+from segkit.engines import engine_of, to_engine
 from segkit.errors import DataContractError
 
 SECONDS_PER_DAY = 86_400
@@ -56,9 +57,15 @@ def collect_small(lazy: nw.LazyFrame) -> pd.DataFrame:
 
 
 def same_engine(lazy: nw.LazyFrame, other: Any, table: str, like: str) -> nw.LazyFrame:
-    """``other`` opened with narwhals; a ``TypeError`` unless it is the same kind of frame as
-    ``lazy`` (the table called ``like``), since engines cannot join each other's frames."""
+    """``other`` opened with narwhals in ``lazy``'s engine (``lazy`` is the table called
+    ``like``), since engines cannot join each other's frames.
+
+    A pandas ``other`` (a small table such as segments) is sent to ``lazy``'s engine
+    (:func:`segkit.engines.to_engine`); any other mix is a ``TypeError``.
+    """
     opened, _ = as_lazy(other, table)
+    if opened.implementation != lazy.implementation and opened.implementation.is_pandas():
+        opened, _ = as_lazy(to_engine(other, engine_of(lazy.to_native())), table)
     if opened.implementation != lazy.implementation:
         raise TypeError(
             f"{table}: expected the same kind of frame as {like} "

@@ -355,10 +355,11 @@ def _actions_for(names: pd.Series, mapping: Mapping[Any, str | None]) -> tuple[A
 
 def _inputs(segments: Any, orders: Any, segment: str) -> tuple[nw.LazyFrame, nw.LazyFrame]:
     """``segments`` (customer_id, segment) and ``orders`` (customer_id, order_ts, revenue),
-    opened in one engine with matching key types and checked."""
-    people, _ = as_lazy(segments, "segments")
+    opened in the orders' engine (a pandas ``segments`` is sent there) with matching key
+    types and checked."""
+    buys, _ = as_lazy(orders, "orders")
+    people = same_engine(buys, segments, "segments", "orders")
     require_columns(people, ["customer_id", segment], "segments")
-    buys = same_engine(people, orders, "orders", "segments")
     require_columns(buys, ORDER_COLUMNS, "orders")
     revenue_type = buys.collect_schema()["revenue"]
     if not revenue_type.is_numeric():

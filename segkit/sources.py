@@ -18,6 +18,9 @@ slashes for a path relative to the project, four for an absolute one)::
       url: duckdb:///data/shop.duckdb
       queries: {orders: "SELECT * FROM sales WHERE ts >= '2024-01-01'"}
 
+With ``engine="spark"`` a sql source without a URL runs each query with
+``spark.sql`` over the session's catalog (``SELECT * FROM lake.orders``).
+
 Example
 -------
 >>> from segkit.sources import load_source
@@ -36,7 +39,9 @@ import pandas as pd
 import pyarrow.csv as pacsv
 
 from segkit.dataset import Dataset
+from segkit.engines import check_engine, read_parquet, spark_session
 from segkit.errors import DataContractError, ParameterError
+from segkit.frames import as_lazy, columns_of
 from segkit.paths import project_root
 from segkit.schema import TABLE_NAMES
 
@@ -49,7 +54,9 @@ _OPTIONS = {
 }
 
 
-def load_source(source: Mapping[str, Any]) -> Dataset:
+def load_source(
+    source: Mapping[str, Any], engine: str = "pandas", spark_conf: Mapping[str, Any] | None = None
+) -> Dataset:
     """Load every table a source declares, renamed onto the canonical columns.
 
     Parameters
@@ -57,6 +64,16 @@ def load_source(source: Mapping[str, Any]) -> Dataset:
     source : mapping
         ``kind`` (demo | csv | parquet | sql), the options of that kind, and an
         optional ``columns`` mapping ``{table: {source_column: canonical_column}}``.
+    engine : str, default "pandas"
+        Which engine reads typed sources (:data:`segkit.engines.ENGINES`): Parquet
+        files become lazy frames of that engine (nothing is read until a query runs),
+        and with ``"spark"`` a sql source without ``url`` runs its queries with
+        ``spark.sql``. Text, demo and database-URL sources are read with pandas
+        whatever the engine: validation parses their values in pandas, and the
+        stages after notebook 01 read the clean Parquet files with the engine.
+    spark_conf : mapping, optional
+        Settings of the Spark session built for ``engine="spark"``
+        (:func:`segkit.engines.spark_session`).
 
     Returns
     -------
@@ -64,6 +81,7 @@ def load_source(source: Mapping[str, Any]) -> Dataset:
         The tables as read (not yet validated); lines of a CSV file that could
         not be parsed are in ``Dataset.unreadable``.
     """
+    check_engine(engine)
     if not isinstance(source, Mapping) or "kind" not in source:
         raise ParameterError(f"source must be a mapping with a 'kind'; got {source!r}")
     kind = source["kind"]
@@ -75,13 +93,18 @@ def load_source(source: Mapping[str, Any]) -> Dataset:
             f"unknown option(s) {sorted(unknown)} for a {kind} source; "
             f"known: {sorted(_OPTIONS[kind] | {'columns'})}"
         )
-    loaders: dict[str, Callable[[Mapping[str, Any]], Dataset]] = {
-        "demo": _load_demo,
-        "csv": _load_files,
-        "parquet": _load_files,
-        "sql": _load_sql,
-    }
-    data = loaders[kind](source)
+    if kind == "parquet" and engine != "pandas":
+        data = _load_files(source, lambda path: read_parquet(path, engine, spark_conf))
+    elif kind == "sql" and engine == "spark" and not source.get("url"):
+        data = _load_spark_sql(source, spark_session(spark_conf))
+    else:
+        loaders: dict[str, Callable[[Mapping[str, Any]], Dataset]] = {
+            "demo": _load_demo,
+            "csv": _load_files,
+            "parquet": _load_files,
+            "sql": _load_sql,
+        }
+        data = loaders[kind](source)
     return rename_columns(data, source.get("columns") or {})
 
 
@@ -98,12 +121,14 @@ def rename_columns(data: Dataset, columns: Mapping[str, Mapping[str, str]]) -> D
         frame = getattr(data, table)
         if frame is None:
             raise DataContractError(table, None, "a table to rename columns of", "no such table")
-        missing = [c for c in mapping if c not in frame.columns]
+        lazy, back = as_lazy(frame, table)
+        present = columns_of(lazy)
+        missing = [c for c in mapping if c not in present]
         if missing:
             raise DataContractError(
-                table, missing[0], "the source column named in columns:", f"{list(frame.columns)}"
+                table, missing[0], "the source column named in columns:", f"{present}"
             )
-        renamed[table] = frame.rename(columns=dict(mapping))
+        renamed[table] = back(lazy.rename(dict(mapping)))
     return data.replace(**renamed)
 
 
@@ -122,7 +147,9 @@ def _load_demo(source: Mapping[str, Any]) -> Dataset:
     return simulate(**options)
 
 
-def _load_files(source: Mapping[str, Any]) -> Dataset:
+def _load_files(
+    source: Mapping[str, Any], read_parquet_file: Callable[[Path], Any] = pd.read_parquet
+) -> Dataset:
     kind = source["kind"]
     folder = resolve_path(source.get("path", "."))
     if not folder.is_dir():
@@ -140,7 +167,7 @@ def _load_files(source: Mapping[str, Any]) -> Dataset:
             tables[name], bad = read_csv(path)
             unreadable.append(bad.assign(table=name))
         else:
-            tables[name] = pd.read_parquet(path)
+            tables[name] = read_parquet_file(path)
     unreadable_lines = pd.concat(unreadable, ignore_index=True) if unreadable else None
     return Dataset(**tables, unreadable=unreadable_lines)
 
@@ -187,15 +214,29 @@ def _line_numbers(path: Path, texts: list[str]) -> list[int]:
 
 
 def _load_sql(source: Mapping[str, Any]) -> Dataset:
-    url, queries = source.get("url"), source.get("queries") or {}
-    if not url or not queries:
-        raise ParameterError("a sql source needs a 'url' and a 'queries' mapping {table: SQL}")
+    url = source.get("url")
+    if not url:
+        raise ParameterError(
+            "a sql source needs a 'url' (only engine 'spark' runs queries without one)"
+        )
+    return Dataset(**{table: read_sql(url, query) for table, query in _queries(source).items()})
+
+
+def _load_spark_sql(source: Mapping[str, Any], spark: Any) -> Dataset:
+    """Each query run lazily by ``spark.sql`` over the session's catalog."""
+    return Dataset(**{table: spark.sql(query) for table, query in _queries(source).items()})
+
+
+def _queries(source: Mapping[str, Any]) -> dict[str, str]:
+    queries = source.get("queries") or {}
+    if not queries:
+        raise ParameterError("a sql source needs a 'queries' mapping {table: SQL}")
     unknown = set(queries) - set(TABLE_NAMES)
     if unknown:
         raise ParameterError(
             f"queries: unknown table(s) {sorted(unknown)}; tables are {TABLE_NAMES}"
         )
-    return Dataset(**{table: read_sql(url, query) for table, query in queries.items()})
+    return dict(queries)
 
 
 def read_sql(url: str, query: str) -> pd.DataFrame:

@@ -65,6 +65,17 @@ def write_notebook(folder: Path, name: str, *cells: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark (two cores, four shuffle partitions) for every test that asks for it."""
+    pytest.importorskip("pyspark")
+    from segkit.engines import spark_session
+
+    session = spark_session({"spark.master": "local[2]", "spark.sql.shuffle.partitions": "4"})
+    yield session
+    session.stop()
+
+
 @pytest.fixture
 def small_dataset() -> Dataset:
     """Three customers and five valid orders, as strings like a CSV gives them."""

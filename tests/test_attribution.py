@@ -17,6 +17,7 @@ from segkit.attribution import (
     attribution_truth_check,
     compare_models,
     compare_models_long,
+    side_by_side,
 )
 from segkit.errors import DataContractError
 from segkit.heuristic_attribution import HEURISTIC_MODELS
@@ -216,6 +217,9 @@ def test_compare_models_wide_and_long():
     assert list(long.columns) == ["segment", "model", "channel", "conversions", "revenue", "share"]
     assert len(long) == 3 * len(pairs)
     assert list(dict.fromkeys(long["model"])) == HEURISTIC_THREE
+    pd.testing.assert_frame_equal(side_by_side(long, "share"), shares)
+    with pytest.raises(ValueError, match="value: expected one of"):
+        side_by_side(long, "roas")
 
 
 def test_compare_models_fills_channels_a_model_does_not_list(monkeypatch):

@@ -10,6 +10,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
+import segkit as sk
 from segkit.customer_view import SUBSEGMENT_INPUTS, VIEW_COLUMNS, customer_view
 from segkit.errors import DataContractError
 from segkit.simulation import simulate
@@ -305,3 +306,18 @@ def test_integer_customer_ids_work_and_mixed_id_types_are_aligned(engine):
     assert result["customer_id"].tolist() == [1, 2, 3, 5]
     assert result["orders_after_positive_feedback"].tolist() == [1, 1, 0, 0]
     assert result["avg_feedback"].tolist()[:2] == [8.0, 9.5]
+
+
+def test_a_pandas_table_joins_frames_of_another_engine():
+    """Small pandas tables (customers, segments) are sent to the orders' engine."""
+    expected = customer_view(hand_orders(), hand_customers(), hand_feedback())
+    result = customer_view(pl.from_pandas(hand_orders()).lazy(), hand_customers(), hand_feedback())
+    assert isinstance(result, pl.LazyFrame)
+    pd.testing.assert_frame_equal(sk.to_pandas(result), expected, check_dtype=False)
+
+
+def test_last_order_time_is_found_by_the_engine():
+    orders = hand_orders()
+    expected = pd.Timestamp(orders["order_ts"].max())
+    assert sk.last_order_time(orders) == expected
+    assert sk.last_order_time(pl.from_pandas(orders).lazy()) == expected

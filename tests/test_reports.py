@@ -202,3 +202,76 @@ def test_analysis_opens_with_the_summary_and_exports_only_consenting_customers(r
         assert row["exported"] == len(members & consenting)
         exported += row["exported"]
     assert 0 < exported < len(segments)
+
+
+# The engine switch: the same Parquet source, read, validated and computed by each engine,
+# writes the pandas run's data (every stage's tables) and says which engine ran.
+ENGINE_SOURCE_CUSTOMERS = 300
+#: Spark in local mode on two cores, few shuffle partitions for small data.
+SPARK_TEST_CONF = {"spark.master": "local[2]", "spark.sql.shuffle.partitions": "2"}
+STAGE_TABLES = {
+    "customers": ["customer_id"],
+    "orders": ["order_id"],
+    "touchpoints": ["customer_id", "ts", "channel", "campaign", "interaction"],
+    "spend": ["date", "channel", "campaign"],
+    "feedback": ["customer_id", "ts"],
+    "experiments": ["customer_id", "experiment"],
+    "segments": ["customer_id"],
+    "channel_reach": ["segment", "channel"],
+    "attribution": ["segment", "model", "channel"],
+    "journeys": ["journey_id", "step"],
+}
+
+
+@pytest.fixture(scope="module")
+def engine_runs(tmp_path_factory):
+    """The report of one Parquet source per engine, run on first use."""
+    source = tmp_path_factory.mktemp("parquet-source")
+    sk.simulate(n_customers=ENGINE_SOURCE_CUSTOMERS, seed=11).write(source)
+    runs = {}
+
+    def run(engine: str):
+        if engine not in runs:
+            params = {
+                "source": {"kind": "parquet", "path": str(source)},
+                "as_of": "2026-01-01",
+                "engine": engine,
+                "spark_conf": SPARK_TEST_CONF,
+            }
+            out = tmp_path_factory.mktemp(f"engine-{engine}")
+            runs[engine] = run_report(params, out=out, progress=False)
+        return runs[engine]
+
+    return run
+
+
+def _stage_table(result, name: str) -> pd.DataFrame:
+    """A stage table as pandas, rows sorted by its key, timestamps naive UTC, nullable dtypes."""
+    frame = sk.to_pandas(sk.run_paths(result.out).read(name))
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            frame[column] = frame[column].dt.tz_convert("UTC").dt.tz_localize(None)
+    # nullable types on both sides: engines give Polars/Arrow nulls, pandas its own NA
+    return frame.sort_values(STAGE_TABLES[name], ignore_index=True).convert_dtypes()
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb", "spark"])
+def test_the_engine_parameter_runs_every_stage_with_pandas_numbers(engine_runs, engine):
+    expected, result = engine_runs("pandas"), engine_runs(engine)
+    assert result.ok
+    for name in STAGE_TABLES:
+        got, want = _stage_table(result, name), _stage_table(expected, name)
+        assert list(got.columns) == list(want.columns), name
+        pd.testing.assert_frame_equal(
+            got, want, check_dtype=False, check_exact=False, rtol=1e-9, obj=name
+        )
+    ledger = ["table", "rule", "column", "action"]
+    got, want = (_ledger(run)[ledger].value_counts().sort_index() for run in (result, expected))
+    pd.testing.assert_series_equal(got, want)
+    page = (result.out / "01_data_collection.html").read_text()
+    assert f"engine <strong>{engine}</strong>" in page
+    assert "Tables read by <strong>" + engine in (result.out / "02_segmentation.html").read_text()
+
+
+def _ledger(result) -> pd.DataFrame:
+    return sk.to_pandas(sk.run_paths(result.out).read("rejects"))

@@ -6,6 +6,7 @@ import sqlite3
 
 import duckdb
 import pandas as pd
+import polars as pl
 import pytest
 
 import segkit as sk
@@ -68,6 +69,47 @@ def test_parquet_source(tmp_path, small_dataset):
     pd.testing.assert_frame_equal(raw.orders, small_dataset.orders)
 
 
+@pytest.mark.parametrize(
+    ("engine", "native"),
+    [("polars", pl.LazyFrame), ("duckdb", duckdb.DuckDBPyRelation)],
+)
+def test_parquet_source_is_read_lazily_by_the_engine_with_columns_mapped(
+    tmp_path, small_dataset, engine, native
+):
+    renamed = small_dataset.orders.rename(columns={"revenue": "Amount"})
+    small_dataset.replace(orders=renamed).write(tmp_path, format="parquet")
+    source = {
+        "kind": "parquet",
+        "path": str(tmp_path),
+        "columns": {"orders": {"Amount": "revenue"}},
+    }
+    raw = sk.load_source(source, engine=engine)
+    assert isinstance(raw.orders, native)
+    pd.testing.assert_frame_equal(sk.to_pandas(raw.orders), small_dataset.orders)
+    assert raw.row_counts()["rows"].tolist() == [3, 5]
+
+
+def test_spark_engine_reads_parquet_folders_and_runs_sql_sources(tmp_path, small_dataset, spark):
+    from pyspark.sql import DataFrame as SparkFrame
+
+    sk.to_engine(small_dataset.orders, "spark").write.parquet(str(tmp_path / "orders.parquet"))
+    raw = sk.load_source({"kind": "parquet", "path": str(tmp_path)}, engine="spark")
+    assert isinstance(raw.orders, SparkFrame)
+    raw.orders.createOrReplaceTempView("shop_orders")
+    query = "SELECT order_id, revenue FROM shop_orders WHERE customer_id = 'c1'"
+    queried = sk.load_source({"kind": "sql", "queries": {"orders": query}}, engine="spark")
+    assert isinstance(queried.orders, SparkFrame)
+    expected = small_dataset.orders.query("customer_id == 'c1'")[["order_id", "revenue"]]
+    assert sorted(map(tuple, sk.to_pandas(queried.orders).values.tolist())) == sorted(
+        map(tuple, expected.values.tolist())
+    )
+
+
+def test_unknown_engine_is_a_parameter_error():
+    with pytest.raises(sk.ParameterError, match="engine must be one of pandas, polars"):
+        sk.load_source({"kind": "demo"}, engine="dask")
+
+
 def test_duckdb_and_sqlite_sources_give_the_same_tables(tmp_path, small_dataset):
     orders = small_dataset.orders
     with duckdb.connect(str(tmp_path / "shop.duckdb")) as con:
@@ -104,7 +146,8 @@ def test_mapping_a_column_the_source_lacks_is_an_error(csv_folder):
             "does not exist",
         ),
         ({"kind": "sql", "url": "duckdb:///x.duckdb", "queries": {"sales": "x"}}, "unknown table"),
-        ({"kind": "sql", "url": "duckdb:///x.duckdb"}, "needs a 'url' and a 'queries'"),
+        ({"kind": "sql", "url": "duckdb:///x.duckdb"}, "needs a 'queries' mapping"),
+        ({"kind": "sql", "queries": {"orders": "x"}}, "only engine 'spark' runs queries"),
     ],
 )
 def test_bad_source_declarations_are_parameter_errors(source, message):

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from pyspark.sql import DataFrame as SparkFrame
-from pyspark.sql import SparkSession
 from pyspark.sql.classic.dataframe import DataFrame as ClassicSparkFrame
 
 import segkit as sk
@@ -34,23 +33,6 @@ TABLES = ("orders", "customers", "feedback", "touchpoints")
 OPTIONS = {"custom": {"weights": {"first": 0.5, "last": 0.3, "middle": 0.2}}}
 #: How Spark hands rows to Python (narwhals collects with ``toArrow``).
 COLLECTORS = ("toArrow", "toPandas", "collect")
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("segkit-tests")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pandas as pd
+import polars as pl
 import pytest
 
 import segkit as sk
+from segkit.engines import to_pandas
 from segkit.schema import DTYPES, TABLES
+from segkit.validation import LEDGER_COLUMNS
+from tests.conftest import ENGINES, NATIVE_TYPES
+
+AS_OF = "2025-12-31"
 
 
 def _bad_orders(small_dataset: sk.Dataset) -> sk.Dataset:
@@ -162,3 +169,147 @@ def test_preview_masks_emails_and_leaves_out_full_records(small_dataset):
         ["customers", "duplicate_key", "rejected", 1],
         ["customers", "maximum", "cleared", 1],
     ]
+
+
+# typed frames of another engine, validated in that engine ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def shop() -> tuple[sk.Dataset, sk.validation.Validation]:
+    """Simulated data (typed pandas frames with planted defects) and its pandas validation."""
+    data = sk.simulate(n_customers=300, seed=3)
+    return data, sk.validate(data, as_of=AS_OF)
+
+
+@pytest.fixture
+def typed(small_dataset) -> sk.Dataset:
+    """The small dataset with canonical dtypes, as a typed source would give it."""
+    return sk.validate(small_dataset, as_of=AS_OF).clean
+
+
+def in_engine(data: sk.Dataset, make) -> sk.Dataset:
+    return data.replace(**{name: make(frame) for name, frame in data.tables().items()})
+
+
+def ledger_rules(ledger) -> Counter:
+    return Counter(map(tuple, ledger[["table", "rule", "column", "action"]].values.tolist()))
+
+
+def assert_same_validation(result: sk.validation.Validation, expected) -> None:
+    """Same counts, notes, kept rows (sorted, dtypes aside) and (table, rule, column, action)."""
+    pd.testing.assert_frame_equal(result.counts, expected.counts)
+    assert result.notes == expected.notes
+    for name, kept in expected.clean.tables().items():
+        order = [TABLES[name].key or TABLES[name].columns[0], *kept.columns]
+        pd.testing.assert_frame_equal(
+            to_pandas(result.clean.tables()[name]).sort_values(order, ignore_index=True),
+            kept.sort_values(order, ignore_index=True),
+            check_dtype=False,
+        )
+    ledger = to_pandas(result.rejects)
+    assert list(ledger.columns) == LEDGER_COLUMNS
+    assert ledger_rules(ledger) == ledger_rules(expected.rejects)
+
+
+@pytest.mark.parametrize("engine", ["polars_lazy", "duckdb"])
+def test_engine_path_matches_the_pandas_path(engine, shop):
+    data, expected = shop
+    assert sum(ledger_rules(expected.rejects).values()) > 20  # the planted defects
+    result = sk.validate(in_engine(data, ENGINES[engine]), as_of=AS_OF)
+    assert all(isinstance(t, NATIVE_TYPES[engine]) for t in result.clean.tables().values())
+    assert_same_validation(result, expected)
+
+
+@pytest.mark.parametrize("engine", ["polars_lazy", "duckdb"])
+def test_engine_ledger_stays_in_the_engine(engine, shop):
+    data, expected = shop
+    result = sk.validate(in_engine(data, ENGINES[engine]), as_of=AS_OF)
+    assert isinstance(result.rejects, NATIVE_TYPES[engine])
+    pd.testing.assert_frame_equal(result.rule_counts(), expected.rule_counts())
+    preview = result.rejects_preview(1)
+    assert list(preview.columns) == LEDGER_COLUMNS[:-1]
+    assert preview.groupby(["table", "rule"]).size().eq(1).all()
+    assert len(preview) == len(expected.rule_counts())
+
+
+@pytest.fixture(scope="module")
+def on_spark(spark, shop) -> sk.validation.Validation:
+    data, _ = shop
+    return sk.validate(in_engine(data, spark.createDataFrame), as_of=AS_OF)
+
+
+# PySpark 4.3 warns on each pandas conversion that it does not fully support pandas 3 yet,
+# and passes a keyword pandas 3 deprecates.
+@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
+@pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")
+def test_spark_path_matches_the_pandas_path(shop, on_spark):
+    _, expected = shop
+    from pyspark.sql import DataFrame
+
+    assert all(isinstance(t, DataFrame) for t in on_spark.clean.tables().values())
+    assert_same_validation(on_spark, expected)
+
+
+@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
+@pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")
+def test_spark_ledger_stays_in_spark(shop, on_spark):
+    _, expected = shop
+    from pyspark.sql import DataFrame
+
+    assert isinstance(on_spark.rejects, DataFrame)
+    pd.testing.assert_frame_equal(on_spark.rule_counts(), expected.rule_counts())
+    preview = on_spark.rejects_preview(1)
+    assert "record" not in preview.columns and len(preview) == len(expected.rule_counts())
+
+
+def test_engine_column_without_its_type_names_table_and_column(typed):
+    orders = pl.from_pandas(typed.orders).with_columns(pl.col("revenue").cast(pl.String))
+    with pytest.raises(sk.DataContractError) as error:
+        sk.validate(sk.Dataset(orders=orders), as_of=AS_OF)
+    assert error.value.table == "orders" and error.value.column == "revenue"
+    assert "already have their type" in str(error.value) and "String" in str(error.value)
+    with pytest.raises(sk.DataContractError, match="column 'revenue'.*float"):
+        sk.validate(sk.Dataset(orders=orders.drop("revenue")), as_of=AS_OF)
+
+
+@pytest.mark.parametrize("engine", ["polars", "polars_lazy", "duckdb"])
+def test_engine_clears_an_invalid_attribute_in_the_engine(engine, typed):
+    customers = typed.customers.assign(age=pd.array([34, 200, None], dtype="Int64"))
+    data = in_engine(typed.replace(customers=customers), ENGINES[engine])
+    result = sk.validate(data, as_of=AS_OF)
+    assert isinstance(result.clean.customers, NATIVE_TYPES[engine])
+    ages = to_pandas(result.clean.customers).sort_values("customer_id")["age"]
+    assert ages.iloc[0] == 34 and ages.isna().tolist() == [False, True, True]
+    ledger = to_pandas(result.rejects)
+    assert ledger[["table", "rule", "column", "value", "action"]].values.tolist() == [
+        ["customers", "maximum", "age", "200", "cleared"]
+    ]
+    assert json.loads(ledger["record"].iloc[0])["email"] == "bob@example.org"
+    counts = result.counts.set_index("table")
+    assert counts.loc["customers", ["kept", "values_cleared"]].tolist() == [3, 1]
+    assert counts.loc["orders", "kept"] == 5
+
+
+@pytest.mark.parametrize("engine", ["polars_lazy", "duckdb"])
+def test_engine_keeps_the_earliest_duplicate_and_fills_absent_columns(engine, typed):
+    orders = typed.orders.drop(columns=["discount", "items", "returned"])
+    late_copy = orders.iloc[[1]].assign(order_ts=pd.Timestamp("2024-04-01"), revenue=99.0)
+    orders = pd.concat([late_copy, orders], ignore_index=True)
+    result = sk.validate(sk.Dataset(orders=ENGINES[engine](orders)), as_of=AS_OF)
+    kept = to_pandas(result.clean.orders).sort_values("order_id", ignore_index=True)
+    assert kept["revenue"].tolist() == [10.5, 20.0, 7.25, 100.0, 0.0]
+    assert kept["items"].tolist() == [1] * 5 and kept["returned"].tolist() == [False] * 5
+    assert any("'returned' absent" in note for note in result.notes)
+    ledger = to_pandas(result.rejects)
+    assert ledger[["rule", "value", "message"]].values.tolist() == [
+        ["duplicate_key", "o2", "order_id seen in an earlier row"]
+    ]
+    assert json.loads(ledger["record"].iloc[0])["revenue"] == "99.0"
+
+
+def test_tables_of_different_engines_raise_type_error(typed):
+    data = typed.replace(
+        orders=ENGINES["polars_lazy"](typed.orders), customers=ENGINES["duckdb"](typed.customers)
+    )
+    with pytest.raises(TypeError, match="orders: a polars frame, but customers is a duckdb"):
+        sk.validate(data, as_of=AS_OF)

@@ -1,0 +1,104 @@
+"""segkit.engines: frames move between engines unchanged; stage files are written and read
+by the run's engine (Spark writes folders of part files)."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import polars as pl
+import pytest
+
+import segkit as sk
+from segkit.engines import SPARK_DEFAULTS, engine_of, read_parquet, row_count, write_parquet
+
+#: The native type each engine's frames have after ``to_engine`` or ``read_parquet``.
+NATIVE = {"pandas": pd.DataFrame, "polars": pl.LazyFrame, "duckdb": duckdb.DuckDBPyRelation}
+
+
+@pytest.fixture
+def table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c3"],
+            "order_ts": pd.to_datetime(
+                ["2025-01-01 10:00", "2025-02-01 00:00", "2025-03-01 00:00"]
+            ).astype("datetime64[us]"),
+            "revenue": [10.5, 0.0, 7.25],
+        }
+    )
+
+
+@pytest.mark.parametrize("engine", list(NATIVE))
+def test_to_engine_and_back_keeps_every_value(table, engine):
+    moved = sk.to_engine(table, engine)
+    assert isinstance(moved, NATIVE[engine])
+    assert engine_of(moved) == engine
+    assert row_count(moved) == 3
+    pd.testing.assert_frame_equal(sk.to_pandas(moved), table)
+
+
+def test_an_eager_polars_frame_becomes_lazy_and_a_lazy_one_is_kept(table):
+    lazy = pl.from_pandas(table).lazy()
+    assert sk.to_engine(lazy, "polars") is lazy
+    assert isinstance(sk.to_engine(pl.from_pandas(table), "polars"), pl.LazyFrame)
+
+
+@pytest.mark.parametrize("engine", list(NATIVE))
+def test_parquet_written_by_one_engine_is_read_by_every_other(tmp_path, table, engine):
+    path = write_parquet(sk.to_engine(table, engine), tmp_path / "orders.parquet")
+    for reader in NATIVE:
+        read = read_parquet(path, reader)
+        assert isinstance(read, NATIVE[reader])
+        pd.testing.assert_frame_equal(sk.to_pandas(read), table)
+
+
+def test_spark_writes_a_folder_that_every_engine_reads_and_replaces_a_file(tmp_path, table, spark):
+    path = tmp_path / "orders.parquet"
+    write_parquet(table, path)  # a file from pandas, then Spark replaces it with a folder
+    write_parquet(sk.to_engine(table, "spark"), path)
+    assert path.is_dir()
+    for reader in (*NATIVE, "spark"):
+        read = sk.to_pandas(read_parquet(path, reader)).sort_values("customer_id")
+        assert read["order_ts"].dt.tz is not None  # Spark writes instants; segkit reads UTC
+        read["order_ts"] = read["order_ts"].dt.tz_convert("UTC").dt.tz_localize(None)
+        pd.testing.assert_frame_equal(read.reset_index(drop=True), table)
+    write_parquet(table, path)  # and pandas replaces the folder with a file again
+    assert path.is_file()
+
+
+def test_run_paths_read_stage_tables_with_the_run_engine(tmp_path, table):
+    sk.run_paths(tmp_path / "run").write("orders", table)
+    paths = sk.run_paths(tmp_path / "run", engine="duckdb")
+    assert isinstance(paths.read("orders"), duckdb.DuckDBPyRelation)
+    assert isinstance(paths.read("orders", engine="pandas"), pd.DataFrame)
+    assert paths.rows("orders") == 3
+
+
+def test_spark_session_defaults_and_the_time_zone_segkit_needs(spark):
+    assert sk.spark_session() is spark  # the active session is reused
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    assert SPARK_DEFAULTS["spark.sql.session.timeZone"] == "UTC"
+
+
+def test_unknown_engines_are_parameter_errors(tmp_path, table):
+    with pytest.raises(sk.ParameterError, match="engine must be one of pandas, polars, duckdb"):
+        sk.run_paths(tmp_path, engine="Spark")
+    with pytest.raises(sk.ParameterError, match="engine must be one of"):
+        sk.to_engine(table, "arrow")
+
+
+@pytest.mark.parametrize("engine", list(NATIVE))
+def test_persist_computes_a_query_once_and_keeps_its_rows(table, engine):
+    query = sk.to_engine(table, engine)
+    kept = sk.persist(query)
+    assert isinstance(kept, NATIVE[engine])
+    pd.testing.assert_frame_equal(sk.to_pandas(kept), table)
+    if engine == "polars":  # the plan is a scan of the collected rows, not the query
+        assert "WITH_COLUMNS" not in sk.persist(query.with_columns(x=pl.lit(1))).explain()
+
+
+def test_persist_caches_a_spark_frame(table, spark):
+    kept = sk.persist(sk.to_engine(table, "spark"))
+    assert kept.is_cached
+    assert row_count(kept) == 3
+    kept.unpersist()
