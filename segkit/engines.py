@@ -133,7 +133,8 @@ def persist(frame: Any) -> Any:
     A lazy frame is a query: every result built on it runs that query again (journeys
     rebuilt for each attribution model). Persisting computes it once: Polars collects it
     into memory, DuckDB materialises it as an Arrow table, Spark caches it in its executors
-    (memory, spilling to disk) on its first use. pandas frames are computed already.
+    (memory, spilling to disk) on its first use. Eager frames (pandas, a Polars DataFrame)
+    are returned as they are.
 
     Example
     -------
@@ -142,15 +143,15 @@ def persist(frame: Any) -> Any:
     'LazyFrame'
     """
     engine = engine_of(frame)
+    if isinstance(nw.from_native(frame), nw.DataFrame):
+        return frame  # in memory already: pandas, an eager Polars frame
     if engine == "polars":
-        return frame.lazy().collect().lazy()
+        return frame.collect().lazy()
     if engine == "duckdb":
         import duckdb
 
         return duckdb.from_arrow(frame.to_arrow_table())
-    if engine == "spark":
-        return frame.persist()
-    return frame
+    return frame.persist()  # Spark
 
 
 def to_pandas(frame: Any) -> pd.DataFrame:

@@ -59,6 +59,7 @@ from typing import Any
 import narwhals as nw
 import pandas as pd
 
+from segkit.engines import persist
 from segkit.errors import DataContractError, ParameterError
 from segkit.frames import as_lazy, collect_small, quantiles_of, require_columns
 
@@ -167,8 +168,14 @@ class RFM:
         return self._scored(view, check=True)
 
     def fit_transform(self, view: Any) -> Any:
-        """``fit(view).transform(view)``, checking the values once rather than twice (on a
-        lazy frame each check is a pass over the data)."""
+        """``fit(view).transform(view)``, checking the values once rather than twice.
+
+        Fitting reads the view twice (the checks, the quantiles) and scoring once more; a
+        lazy view (a customer view from Polars, DuckDB or Spark orders) is therefore
+        computed once and kept by its engine (:func:`segkit.engines.persist`) instead of
+        being rebuilt from the orders three times.
+        """
+        view = persist(view)
         return self.fit(view)._scored(view, check=False)
 
     def _scored(self, view: Any, check: bool) -> Any:
@@ -180,14 +187,20 @@ class RFM:
         if check:
             _check_values(lazy, schema)
         buyer = ~_is_prospect(schema)
-        raw = {metric: _score_expr(self.cut_points_, metric) for metric in METRICS}
+        # every score once as a column, then the labels from those columns: a SQL engine
+        # would otherwise evaluate each score's comparisons once per segment rule
+        raw_names = {metric: f"__rfm_{metric}" for metric in METRICS}
+        scored = lazy.with_columns(
+            **{raw_names[m]: _score_expr(self.cut_points_, m) for m in METRICS}
+        )
+        raw = {metric: nw.col(name) for metric, name in raw_names.items()}
         digits = nw.concat_str([raw[metric].cast(nw.String) for metric in METRICS])
         key = raw["recency"] * 100 + raw["frequency"] * 10 + raw["monetary"]
-        result = lazy.with_columns(
+        result = scored.with_columns(
             **{SCORES[metric]: nw.when(buyer).then(expr) for metric, expr in raw.items()},
             rfm_score=nw.when(buyer).then(digits),
             rfm_segment=_segment_expr(self.segment_table_, key, buyer),
-        )
+        ).drop(*raw_names.values())
         if "customer_id" in schema:
             result = result.sort("customer_id")
         return _nullable_ints(back(result), list(SCORES.values()))
