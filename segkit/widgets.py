@@ -6,6 +6,7 @@ next to each explorer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import ipywidgets as widgets
@@ -94,6 +95,13 @@ class AttributionExplorer:
         The models offered, by default :data:`segkit.attribution.DEFAULT_MODELS`.
     lookback_days : int
         Starting lookback window of the journeys.
+    journey_options : mapping, optional
+        Options of :func:`segkit.journeys` other than ``lookback_days``
+        (``interactions``, ``collapse_repeats``, ``max_steps``) for every window.
+    journeys : DataFrame, optional
+        Labelled journeys already built with ``lookback_days`` and
+        ``journey_options`` (notebook 03's), used for the starting window instead
+        of building them again; other windows are built on first use.
 
     Attributes
     ----------
@@ -112,7 +120,10 @@ class AttributionExplorer:
         segments: pd.DataFrame,
         models: tuple[str, ...] = DEFAULT_MODELS,
         lookback_days: int = 30,
+        journey_options: Mapping[str, Any] | None = None,
+        journeys: pd.DataFrame | None = None,
     ):
+        self.journey_options = dict(journey_options or {})
         self.touchpoints, self.orders, self.segments = touchpoints, orders, segments
         self.model = widgets.Dropdown(options=list(models), description="Model")
         self.lookback = widgets.IntSlider(lookback_days, min=1, max=90, description="Lookback")
@@ -120,6 +131,8 @@ class AttributionExplorer:
         self.segment = widgets.Dropdown(options=choices, description="Segment")
         self.output = widgets.Output()
         self._journeys: dict[int, pd.DataFrame] = {}
+        if journeys is not None:
+            self._journeys[lookback_days] = journeys
         for control in (self.model, self.lookback, self.segment):
             control.observe(self._refresh, names="value")
         self._refresh()
@@ -128,7 +141,9 @@ class AttributionExplorer:
         """Labelled journeys for the current lookback window (built once per window)."""
         days = self.lookback.value
         if days not in self._journeys:
-            built = journeys(self.touchpoints, self.orders, lookback_days=days)
+            built = journeys(
+                self.touchpoints, self.orders, lookback_days=days, **self.journey_options
+            )
             self._journeys[days] = label_journeys(built, self.segments)
         return self._journeys[days]
 

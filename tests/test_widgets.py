@@ -71,3 +71,27 @@ def test_attribution_explorer_follows_model_and_segment(shop):
     assert explorer.shown["conversions"].sum() == pytest.approx(
         champions.drop_duplicates("journey_id")["conversions"].sum()
     )
+
+
+def test_attribution_explorer_reuses_given_journeys_and_keeps_their_options(shop):
+    data, segments = shop
+    options = {"collapse_repeats": True, "interactions": ["click", "visit"]}
+    built = sk.label_journeys(
+        sk.journeys(data.touchpoints, data.orders, lookback_days=30, **options), segments
+    )
+    seed = built.assign(conversions=built["conversions"] * 2)  # marked: shown only if reused
+    explorer = sk.AttributionExplorer(
+        data.touchpoints,
+        data.orders,
+        segments,
+        models=("linear",),
+        journey_options=options,
+        journeys=seed,
+    )
+    expected = sk.attribute(seed, "linear")["conversions"].sum()
+    assert explorer.shown["conversions"].sum() == pytest.approx(expected)
+    explorer.lookback.value = 14
+    rebuilt = sk.journeys(data.touchpoints, data.orders, lookback_days=14, **options)
+    assert explorer.shown["conversions"].sum() == pytest.approx(
+        sk.attribute(rebuilt, "linear")["conversions"].sum()
+    )
