@@ -63,10 +63,10 @@ lint: setup
 lab: setup
 	$(BIN)/jupyter lab notebooks
 
-## Speed benchmarks (printed tables, not tests), about 45 minutes on a quiet 2-core machine:
+## Speed benchmarks (printed tables, not tests), about an hour on a quiet 2-core machine:
 ## customer view + RFM + CLV summary at 1M/10M orders on every engine (Spark included) and the
 ## hand-written peers, and at 50M on Polars/DuckDB against hand DuckDB SQL; attribution at 1M/10M
-## touchpoints; Markov; Shapley; the whole report. Peers that must stay out of the project's
+## touchpoints; Markov; Shapley; the whole report up to 1M customers. Peers that must stay out of the project's
 ## environment run in their own Python when given (see each script's docstring):
 ##   make bench LIFETIMES=/tmp/lifetimes_venv/bin/python CHANNELATTRIBUTION=/tmp/ca_venv/bin/python
 LIFETIMES ?=
@@ -82,7 +82,7 @@ bench: setup
 	$(BENCH)/bench_markov.py --orders 1,3 $(if $(CHANNELATTRIBUTION),--channelattribution $(CHANNELATTRIBUTION))
 	$(BENCH)/bench_shapley.py
 	$(BENCH)/bench_report.py --sizes 10000 100000 --engine pandas
-	$(BENCH)/bench_report.py --sizes 100000 170000 --engine polars
+	$(BENCH)/bench_report.py --sizes 100000 170000 1000000 --engine polars
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
