@@ -1,5 +1,9 @@
 """What the benchmark scripts share: a fresh process per measurement, its time and memory.
 
+A Spark measurement runs in a local JVM beside the worker: its memory and CPU
+time are read from ``/proc`` (``jvm_peak_mb``, ``jvm_cpu_seconds``) and added to
+the worker's.
+
 A child process's ``ru_maxrss`` starts from its parent's peak, so the parent
 that drives a benchmark never loads the data itself: it runs the script again
 (``run_script``) to generate inputs, check results and measure, and reads the
@@ -9,13 +13,25 @@ child's last line of output.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+#: The local Spark the benchmarks run segkit on: two cores, UTC, no UI, Arrow transfers.
+SPARK_CONFIG = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.driver.memory": "4g",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
 
 
 def run_script(script: str, *arguments: str, python: str = sys.executable) -> str:
@@ -64,3 +80,40 @@ def measure(compute: Callable[[], Any], runs: int) -> tuple[dict[str, float], An
 def report(row: dict[str, Any]) -> None:
     """A worker's measurement, as the last line its parent reads."""
     print(json.dumps(row))
+
+
+def spark_session():
+    """A local Spark on two cores with :data:`SPARK_CONFIG`."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master("local[2]").appName("segkit-bench")
+    for key, value in SPARK_CONFIG.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def noop_write(result):
+    """Compute every row of a Spark result and write it nowhere."""
+    result.write.format("noop").mode("overwrite").save()
+    return result
+
+
+def jvm_pid(frame) -> int:
+    """The process id of the JVM behind a Spark frame."""
+    return frame.sparkSession._jvm.java.lang.ProcessHandle.current().pid()
+
+
+def jvm_peak_mb(pid: int) -> float:
+    """The peak resident set of process ``pid`` in MB (``VmHWM``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def jvm_cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -1,4 +1,4 @@
-"""Time every attribution model from synthetic touchpoints with pandas, Polars and DuckDB.
+"""Time every attribution model from synthetic touchpoints with pandas, Polars, DuckDB and Spark.
 
 Run it with ``python benchmarks/bench_attribution.py`` (``--sizes``,
 ``--engines``, ``--models``, ``--runs`` to narrow it). The inputs have the
@@ -11,10 +11,13 @@ their last touch.
 Each engine runs in a fresh subprocess that loads the Parquet files into the
 engine's own memory, times ``journeys`` (median of ``--runs``), keeps one
 result in the engine (a Polars or pandas frame, a DuckDB relation over the
-Arrow result) and then times ``attribute`` for each model on it (median of
-``--runs``). ``from touchpoints`` is the sum of the two medians: what a
-notebook pays for one model. Peak memory is the subprocess's peak resident
-set size over all of its work, input included.
+Arrow result, a cached Spark frame) and then times ``attribute`` for each
+model on it (median of ``--runs``). ``from touchpoints`` is the sum of the two
+medians: what a notebook pays for one model. Peak memory is the subprocess's
+peak resident set size over all of its work, input included; for Spark
+(``local[2]``, see ``_common.SPARK_CONFIG``) the JVM's peak is added. A Spark
+``journeys`` run computes every row and writes it nowhere (``noop``); a model's
+result is always a small collected pandas frame.
 """
 
 from __future__ import annotations
@@ -27,13 +30,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from _common import peak_mb, report, run_script, timed
+from _common import jvm_peak_mb, jvm_pid, peak_mb, report, run_script, timed
 from bench_journeys import CHANNELS, INTERACTIONS, _ids, _load
 
 from segkit.attribution import MODELS
 
 SIZES = (5_000_000,)
-ENGINES = ("pandas", "polars", "duckdb")
+ENGINES = ("pandas", "polars", "duckdb", "spark")
 RUNS = 3
 TOUCHES_PER_JOURNEY = 5
 CONVERTING_SHARE = 0.25
@@ -88,7 +91,12 @@ def generate(size: int, folder: str) -> None:
 
 
 def _in_engine(engine: str, result):
-    """The journeys kept in the engine: a DuckDB relation reads its own Arrow result."""
+    """The journeys kept in the engine: a DuckDB relation reads its own Arrow result, and
+    Spark caches them (counted, so the first model does not pay for filling the cache)."""
+    if engine == "spark":
+        result = result.cache()
+        result.count()
+        return result
     if engine != "duckdb":
         return result
     import duckdb
@@ -102,6 +110,7 @@ def worker(engine: str, folder: str, runs: int, models: list[str]) -> dict:
     from segkit.journeys import journeys
 
     (touches, orders), materialise = _load(engine, folder)
+    jvm = jvm_pid(touches) if engine == "spark" else None
     seconds, _, built = timed(lambda: materialise(journeys(touches, orders)), runs)
     steps = _in_engine(engine, built)
     frame = _journey_counts(engine, steps)
@@ -111,7 +120,7 @@ def worker(engine: str, folder: str, runs: int, models: list[str]) -> dict:
         model_seconds, _, credits = timed(lambda m=model, o=options: attribute(steps, m, **o), runs)
         row["models"][model] = model_seconds
         row.setdefault("conversions", float(credits["conversions"].sum()))
-    row["peak_mb"] = peak_mb()
+    row["peak_mb"] = peak_mb() + (jvm_peak_mb(jvm) if jvm else 0.0)
     return row
 
 

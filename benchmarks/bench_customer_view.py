@@ -78,7 +78,15 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from _common import measure, run_script
+from _common import (
+    jvm_cpu_seconds,
+    jvm_peak_mb,
+    jvm_pid,
+    measure,
+    noop_write,
+    run_script,
+    spark_session,
+)
 
 SIZES = (1_000_000, 10_000_000)
 RUNS = 3
@@ -95,14 +103,6 @@ DEFAULT_ENGINES = tuple(engine for engine in ENGINES if engine != "segkit-spark"
 STEP_ENGINES = {"view": ENGINES, "view+rfm": ENGINES, "clv-summary": (*SEGKIT, "lifetimes")}
 #: The CLV summary's ``as_of`` / ``observation_period_end``: the day after the last order.
 CLV_AS_OF = "2025-12-31"
-SPARK_CONFIG = {
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.shuffle.partitions": "8",
-    "spark.driver.memory": "4g",
-    "spark.ui.enabled": "false",
-    "spark.ui.showConsoleProgress": "false",
-    "spark.sql.execution.arrow.pyspark.enabled": "true",
-}
 #: Score column, view column, and whether the lowest values score highest.
 SCORED = (
     ("r_score", "recency_days", True),
@@ -271,45 +271,6 @@ def _segkit(step: str, materialise=lambda result: result):
     return compute
 
 
-def _spark_session():
-    """A local Spark on two cores, in UTC (see the module docstring)."""
-    from pyspark.sql import SparkSession
-
-    builder = SparkSession.builder.master("local[2]").appName("segkit-bench")
-    for key, value in SPARK_CONFIG.items():
-        builder = builder.config(key, value)
-    session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("ERROR")
-    return session
-
-
-def _noop_write(result):
-    """Compute every row of a Spark result and write it nowhere."""
-    result.write.format("noop").mode("overwrite").save()
-    return result
-
-
-def _jvm_pid(frame) -> int:
-    """The process id of the JVM behind a Spark frame."""
-    return frame.sparkSession._jvm.java.lang.ProcessHandle.current().pid()
-
-
-def _jvm_peak_mb(pid: int) -> float:
-    """The peak resident set of process ``pid`` in MB (``VmHWM``)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _jvm_cpu_seconds(pid: int) -> float:
-    """The CPU time (user + system) process ``pid`` has used so far."""
-    import os
-
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _load(engine: str, step: str, path: str):
     """The orders in the engine's own memory, and a function computing ``step`` from them."""
     if engine == "lifetimes":
@@ -335,9 +296,9 @@ def _load(engine: str, step: str, path: str):
 
         return pl.read_parquet(path), _segkit(step)
     if engine == "segkit-spark":
-        orders = _spark_session().read.parquet(path).cache()
+        orders = spark_session().read.parquet(path).cache()
         orders.count()
-        return orders, _segkit(step, _noop_write)
+        return orders, _segkit(step, noop_write)
     import duckdb
 
     connection = duckdb.connect()
@@ -370,12 +331,12 @@ def worker(engine: str, step: str, path: str, runs: int = RUNS) -> dict:
     if engine != "segkit-spark":
         timing, result = measure(lambda: compute(orders), runs)
         return {**timing, "rows": _rows(result)}
-    pid = _jvm_pid(orders)
-    jvm_input_mb, jvm_cpu = _jvm_peak_mb(pid), _jvm_cpu_seconds(pid)
+    pid = jvm_pid(orders)
+    jvm_input_mb, jvm_cpu = jvm_peak_mb(pid), jvm_cpu_seconds(pid)
     timing, result = measure(lambda: compute(orders), runs)
-    timing["cpu_seconds"] += (_jvm_cpu_seconds(pid) - jvm_cpu) / runs
+    timing["cpu_seconds"] += (jvm_cpu_seconds(pid) - jvm_cpu) / runs
     timing["input_mb"] += jvm_input_mb
-    timing["peak_mb"] += _jvm_peak_mb(pid)
+    timing["peak_mb"] += jvm_peak_mb(pid)
     return {**timing, "rows": _rows(result)}
 
 

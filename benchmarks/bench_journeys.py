@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from _common import measure, report, run_script
+from _common import measure, noop_write, report, run_script, spark_session
 
 SIZES = (1_000_000, 5_000_000)
 ENGINES = ("pandas", "polars", "duckdb")
@@ -82,7 +82,11 @@ def synthetic(n_touches: int, seed: int = 0) -> tuple[pa.Table, pa.Table]:
 
 
 def _load(engine: str, folder: str):
-    """Touchpoints and orders in the engine's own memory, and how to materialise a result."""
+    """Touchpoints and orders in the engine's own memory, and how to materialise a result.
+
+    Spark caches its inputs in a local JVM (:func:`_common.spark_session`) and
+    materialises a result by computing every row and writing it nowhere.
+    """
     paths = [str(Path(folder) / name) for name in ("touchpoints.parquet", "orders.parquet")]
     if engine == "pandas":
         import pandas as pd
@@ -92,6 +96,12 @@ def _load(engine: str, folder: str):
         import polars as pl
 
         return [pl.read_parquet(path) for path in paths], lambda result: result
+    if engine == "spark":
+        session = spark_session()
+        tables = [session.read.parquet(path).cache() for path in paths]
+        for table in tables:
+            table.count()
+        return tables, noop_write
     import duckdb
 
     connection = duckdb.connect()
