@@ -185,16 +185,30 @@ def quantiles_of(
     lazy: nw.LazyFrame, columns: Sequence[str], probabilities: Sequence[float]
 ) -> dict[str, list[float]]:
     """The same quantiles of several columns in one query (one pass over a lazy frame)."""
-    expressions = [
-        nw.col(column).quantile(p, interpolation="linear").alias(f"{column}__q{i}")
+    row = collect_small(lazy.select(*quantile_exprs(columns, probabilities))).iloc[0]
+    return quantiles_from(row, columns, len(probabilities))
+
+
+def quantile_exprs(
+    columns: Sequence[str], probabilities: Sequence[float], where: nw.Expr | None = None
+) -> list[nw.Expr]:
+    """Linear-interpolated quantiles of several columns, as expressions to select with
+    other aggregates in the same query; only the rows where ``where`` holds count.
+    Read the collected row back with :func:`quantiles_from`."""
+
+    def values(column: str) -> nw.Expr:
+        return nw.col(column) if where is None else nw.when(where).then(nw.col(column))
+
+    return [
+        values(column).quantile(p, interpolation="linear").alias(f"{column}__q{i}")
         for column in columns
         for i, p in enumerate(probabilities)
     ]
-    row = collect_small(lazy.select(*expressions)).iloc[0]
-    return {
-        column: [float(row[f"{column}__q{i}"]) for i in range(len(probabilities))]
-        for column in columns
-    }
+
+
+def quantiles_from(row: pd.Series, columns: Sequence[str], count: int) -> dict[str, list[float]]:
+    """Each column's ``count`` quantiles from a row collected with :func:`quantile_exprs`."""
+    return {column: [float(row[f"{column}__q{i}"]) for i in range(count)] for column in columns}
 
 
 def as_timestamp(value: Any, name: str = "as_of") -> datetime:
