@@ -47,11 +47,12 @@ baselines: a plain pandas groupby and one DuckDB SQL query. Their ``view+rfm``
 computes the three scores the same way (quantile cut points of the buyers,
 rounded to 10 significant digits, repeated cuts and cuts at the maximum
 dropped, a value equal to a cut in the lower interval, the intervals' scores
-spread over 1..5) but not ``rfm_score`` or the segment names. Before timing,
-every engine's result on 20,000 orders is checked against the hand-written
-pandas one: the view's columns for ``view``, those and the three scores for
-``view+rfm``; every segkit engine's CLV summary is checked against segkit's pandas
-one (and against lifetimes' when given).
+spread over 1..5), and ``rfm_score`` and ``rfm_segment`` by a join with a table
+of the 125 score combinations and their names (segkit's default segments).
+Before timing, every engine's result on 20,000 orders is checked against the
+hand-written pandas one: the view's columns for ``view``, those, the three
+scores and the names for ``view+rfm``; every segkit engine's CLV summary is
+checked against segkit's pandas one (and against lifetimes' when given).
 
 Every measurement (size, step, engine) runs in a fresh subprocess that loads
 the orders into its engine and reports the median of three runs (``--runs``).
@@ -141,6 +142,8 @@ HAND_SQL = VIEW_SQL + "order by customer_id"
 #: ``cuts``: a cut equal to the previous one or not below the maximum becomes +inf and
 #: counts nothing, ``*_cuts`` counts the others; a score is the number of cuts below
 #: the value (from the top for recency) spread over 1..5 like segkit's ``_spread``.
+#: The segment names come from a join with ``segment_map`` (r, f, m scores ->
+#: ``rfm_score``, ``rfm_segment``: segkit's default table, see :func:`segment_map`).
 #: The hand-written view holds buyers only, so there is no prospect branch.
 HAND_RFM_SQL = """
 with customers as materialized ({view}),
@@ -151,9 +154,14 @@ quantiles as (
 cuts as (
     select{cuts}
     from quantiles
+),
+scored as (
+    select customers.*,{scores}
+    from customers, cuts
 )
-select customers.*,{scores}
-from customers, cuts order by customer_id
+select scored.*, segment_map.rfm_score, segment_map.rfm_segment
+from scored join segment_map using (r_score, f_score, m_score)
+order by customer_id
 """
 _QUANTILES = (
     "list_transform(quantile_cont({column}, [0.2, 0.4, 0.6, 0.8, 1.0]),\n"
@@ -191,6 +199,15 @@ def hand_rfm_sql() -> str:
         cuts=",".join(cuts),
         scores=",".join(scores),
     )
+
+
+def segment_map():
+    """The score combinations and their names, as an analyst would keep them in a table:
+    segkit's default RFM segments (``rfm_segment_table()``)."""
+    from segkit import rfm_segment_table
+
+    names = ["r_score", "f_score", "m_score", "rfm_score", "rfm_segment"]
+    return rfm_segment_table()[names]
 
 
 def synthetic_orders(n_orders: int, seed: int = 0) -> pa.Table:
@@ -242,7 +259,8 @@ def hand_pandas(orders):
 
 
 def hand_pandas_rfm(orders):
-    """The hand-written view plus the three scores (its customers are all buyers)."""
+    """The hand-written view plus the three scores (its customers are all buyers) and their
+    names from :func:`segment_map`."""
     view = hand_pandas(orders)
     for score, column, lowest_best in SCORED:
         values = view[column].to_numpy()
@@ -254,7 +272,7 @@ def hand_pandas_rfm(orders):
             view[score] = (BINS + 1) // 2
         else:
             view[score] = 1 + np.floor((BINS - 1) * interval / len(cuts) + 0.5).astype("int64")
-    return view
+    return view.merge(segment_map(), on=[score for score, _, _ in SCORED], how="left")
 
 
 def _segkit(step: str, materialise=lambda result: result):
@@ -303,6 +321,8 @@ def _load(engine: str, step: str, path: str):
 
     connection = duckdb.connect()
     connection.execute(f"create table orders as select * from read_parquet('{path}')")
+    connection.register("names", segment_map())
+    connection.execute("create table segment_map as select * from names")
     if engine == "segkit-duckdb":
         return connection.table("orders"), _segkit(step, lambda result: result.to_arrow_table())
     sql = hand_rfm_sql() if step == "view+rfm" else HAND_SQL
@@ -374,8 +394,10 @@ def check(path: str, engines: list[str], lifetimes_result: str | None = None) ->
     expected = hand_pandas_rfm(pd.read_parquet(path))
     scores = [score for score, _, _ in SCORED]
     assert expected[scores].nunique().min() > 1, "every customer has the same score"
+    assert expected["rfm_segment"].nunique() > 5, "too few segments to check"
+    rfm_columns = [*scores, "rfm_score", "rfm_segment"]
     for step in ("view", "view+rfm"):
-        columns = [name for name in expected.columns if step == "view+rfm" or name not in scores]
+        columns = [n for n in expected.columns if step == "view+rfm" or n not in rfm_columns]
         for engine in engines:
             orders, compute = _load(engine, step, path)
             got = _as_pandas(compute(orders))
@@ -393,7 +415,7 @@ def check(path: str, engines: list[str], lifetimes_result: str | None = None) ->
         if engine in STEP_ENGINES["clv-summary"]:
             orders, compute = _load(engine, "clv-summary", path)
             _same_summary(_as_pandas(compute(orders)), summary, f"clv-summary {engine}")
-    checked = f"views and scores of {', '.join(engines)} equal hand-pandas'"
+    checked = f"views, scores and segments of {', '.join(engines)} equal hand-pandas'"
     if lifetimes_result:
         theirs = pd.read_parquet(lifetimes_result)
         relative = _same_summary(summary, theirs, "segkit-pandas vs lifetimes")

@@ -16,6 +16,7 @@ Example
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -184,31 +185,109 @@ def quantiles(lazy: nw.LazyFrame, column: str, probabilities: Sequence[float]) -
 def quantiles_of(
     lazy: nw.LazyFrame, columns: Sequence[str], probabilities: Sequence[float]
 ) -> dict[str, list[float]]:
-    """The same quantiles of several columns in one query (one pass over a lazy frame)."""
-    row = collect_small(lazy.select(*quantile_exprs(columns, probabilities))).iloc[0]
-    return quantiles_from(row, columns, len(probabilities))
+    """Linear-interpolated quantiles of several numeric columns, computed in the engine.
 
+    Nulls, and NaN in float columns, are skipped as pandas does; a column without
+    values gets NaN. DuckDB computes each column's quantiles from one sort
+    (``quantile_cont`` of a list) and Polars sorts each column once and picks the
+    order statistics, where one ``quantile`` per column and probability would sort
+    it again for each (four times the work for RFM's five cut points). Other
+    engines get one query of narwhals quantiles.
 
-def quantile_exprs(
-    columns: Sequence[str], probabilities: Sequence[float], where: nw.Expr | None = None
-) -> list[nw.Expr]:
-    """Linear-interpolated quantiles of several columns, as expressions to select with
-    other aggregates in the same query; only the rows where ``where`` holds count.
-    Read the collected row back with :func:`quantiles_from`."""
-
-    def values(column: str) -> nw.Expr:
-        return nw.col(column) if where is None else nw.when(where).then(nw.col(column))
-
-    return [
-        values(column).quantile(p, interpolation="linear").alias(f"{column}__q{i}")
+    Example
+    -------
+    >>> import pandas as pd, narwhals as nw
+    >>> lazy = nw.from_native(pd.DataFrame({"v": [1.0, 2.0, 4.0, None]})).lazy()
+    >>> quantiles_of(lazy, ["v"], [0.25, 0.5, 1.0])
+    {'v': [1.5, 2.0, 4.0]}
+    """
+    if lazy.implementation.is_duckdb():
+        return _duckdb_quantiles(lazy, columns, probabilities)
+    if lazy.implementation.is_polars():
+        return _polars_quantiles(lazy, columns, probabilities)
+    schema = lazy.collect_schema()
+    expressions = [
+        _values(column, schema).quantile(p, interpolation="linear").alias(f"{column}__q{i}")
         for column in columns
         for i, p in enumerate(probabilities)
     ]
+    row = collect_small(lazy.select(*expressions)).iloc[0]
+    return {
+        column: [_as_float(row[f"{column}__q{i}"]) for i in range(len(probabilities))]
+        for column in columns
+    }
 
 
-def quantiles_from(row: pd.Series, columns: Sequence[str], count: int) -> dict[str, list[float]]:
-    """Each column's ``count`` quantiles from a row collected with :func:`quantile_exprs`."""
-    return {column: [float(row[f"{column}__q{i}"]) for i in range(count)] for column in columns}
+def _as_float(value: Any) -> float:
+    return math.nan if pd.isna(value) else float(value)
+
+
+def _values(column: str, schema: Any) -> nw.Expr:
+    """A column with NaN as null (pandas skips both in a quantile)."""
+    values = nw.col(column)
+    return nw.when(~values.is_nan()).then(values) if schema[column].is_float() else values
+
+
+def _duckdb_quantiles(
+    lazy: nw.LazyFrame, columns: Sequence[str], probabilities: Sequence[float]
+) -> dict[str, list[float]]:
+    schema = lazy.collect_schema()
+    listed = ", ".join(repr(float(p)) for p in probabilities)
+    aggregates = []
+    for i, column in enumerate(columns):
+        quoted = '"' + column.replace('"', '""') + '"'
+        skip_nan = f" filter (where not isnan({quoted}))" if schema[column].is_float() else ""
+        aggregates.append(f"quantile_cont({quoted}, [{listed}]){skip_nan} as q{i}")
+    (row,) = lazy.to_native().aggregate(", ".join(aggregates)).fetchall()
+    nan = [math.nan] * len(probabilities)
+    return {
+        column: nan if found is None else [float(q) for q in found]
+        for column, found in zip(columns, row, strict=True)
+    }
+
+
+def _polars_quantiles(
+    lazy: nw.LazyFrame, columns: Sequence[str], probabilities: Sequence[float]
+) -> dict[str, list[float]]:
+    """Each column sorted once; the order statistics either side of each probability's
+    position picked and interpolated as NumPy (and so pandas) does."""
+    import polars as pl
+
+    schema = lazy.collect_schema()
+    values = {}
+    for column in columns:
+        value = pl.col(column)
+        values[column] = value.filter(~value.is_nan()) if schema[column].is_float() else value
+        values[column] = values[column].drop_nulls()
+    native = lazy.to_native()
+    counts = native.select(**{c: v.len() for c, v in values.items()}).collect().row(0, named=True)
+    positions = {c: [(counts[c] - 1) * float(p) for p in probabilities] for c in columns}
+    picks = {
+        c: sorted({i for h in spots for i in (int(h), min(int(h) + 1, counts[c] - 1))})
+        for c, spots in positions.items()
+        if counts[c]
+    }
+    picked = native.select(
+        *(values[c].sort().gather(picks[c]).implode().alias(c) for c in picks)
+    ).collect()
+    found = {}
+    for column in columns:
+        if column not in picks:
+            found[column] = [math.nan] * len(probabilities)
+            continue
+        at = dict(zip(picks[column], picked[column][0], strict=True))
+        last = counts[column] - 1
+        found[column] = [
+            _lerp(float(at[int(h)]), float(at[min(int(h) + 1, last)]), h - int(h))
+            for h in positions[column]
+        ]
+    return found
+
+
+def _lerp(below: float, above: float, t: float) -> float:
+    """NumPy's linear interpolation between two order statistics (exact at both ends)."""
+    difference = above - below
+    return above - difference * (1 - t) if t >= 0.5 else below + difference * t
 
 
 def as_timestamp(value: Any, name: str = "as_of") -> datetime:

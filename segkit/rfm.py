@@ -61,13 +61,7 @@ import pandas as pd
 
 from segkit.engines import persist
 from segkit.errors import DataContractError, ParameterError
-from segkit.frames import (
-    as_lazy,
-    collect_small,
-    quantile_exprs,
-    quantiles_from,
-    require_columns,
-)
+from segkit.frames import as_lazy, collect_small, quantiles_of, require_columns
 
 TABLE = "customer view"
 #: The view's column behind each metric.
@@ -156,11 +150,15 @@ class RFM:
         lazy, _ = as_lazy(view, TABLE)
         require_columns(lazy, METRICS.values(), TABLE)
         schema = dict(lazy.collect_schema())
+        buyers = _check_values(lazy, schema)
         if self.method == "thresholds":
-            _check_values(lazy, schema)
             cuts = _threshold_cuts(self.thresholds, self.bins)
+        elif buyers == 0:
+            raise DataContractError(
+                TABLE, None, "at least one customer with orders to learn RFM cut points from"
+            )
         else:
-            cuts = _quantile_cuts(lazy, schema, self.bins)
+            cuts = _quantile_cuts(lazy.filter(~_is_prospect(schema)), self.bins)
         self.cut_points_ = _cut_point_table(cuts, self.bins)
         self.segment_table_ = segment_table
         return self
@@ -172,7 +170,7 @@ class RFM:
     def fit_transform(self, view: Any) -> Any:
         """``fit(view).transform(view)``, checking the values once rather than twice.
 
-        Fitting reads the view once (the checks and the quantiles) and scoring once more; a
+        Fitting reads the view twice (the checks, the quantiles) and scoring once more; a
         lazy view (a customer view from Polars, DuckDB or Spark orders) is therefore
         computed once and kept by its engine (:func:`segkit.engines.persist`) instead of
         being rebuilt from the orders three times.
@@ -283,25 +281,17 @@ def _is_prospect(schema: Mapping[str, Any]) -> nw.Expr:
     return no_orders | _missing("recency_days", schema)
 
 
-def _check_values(
-    lazy: nw.LazyFrame, schema: Mapping[str, Any], also: Sequence[nw.Expr] = ()
-) -> pd.Series:
-    """Numeric metric columns and a revenue for every customer with orders.
-
-    Returns the collected row: ``buyers`` (customers with orders) and the aggregates
-    ``also``, computed in the same pass over the view.
-    """
+def _check_values(lazy: nw.LazyFrame, schema: Mapping[str, Any]) -> int:
+    """Numeric metric columns and a revenue for every customer with orders; returns their count."""
     for column in METRICS.values():
         if not schema[column].is_numeric():
             raise DataContractError(TABLE, column, "a numeric column", str(schema[column]))
     buyer = ~_is_prospect(schema)
     no_revenue = buyer & _missing("revenue", schema)
-    counts = [
-        buyer.cast(nw.Int64).sum().alias("buyers"),
-        no_revenue.cast(nw.Int64).sum().alias("bad"),
-    ]
-    row = collect_small(lazy.select(*counts, *also)).iloc[0]
-    if row["bad"] > 0:
+    counts = collect_small(
+        lazy.select(buyers=buyer.cast(nw.Int64).sum(), bad=no_revenue.cast(nw.Int64).sum())
+    ).iloc[0]
+    if counts["bad"] > 0:
         examples = ""
         if "customer_id" in schema:
             first = lazy.filter(no_revenue).select("customer_id").sort("customer_id").head(3)
@@ -312,25 +302,16 @@ def _check_values(
             TABLE,
             "revenue",
             "a revenue for every customer with orders",
-            f"{int(row['bad'])} missing (null or NaN){examples}",
+            f"{int(counts['bad'])} missing (null or NaN){examples}",
         )
-    return row
+    return int(counts["buyers"])
 
 
-def _quantile_cuts(
-    lazy: nw.LazyFrame, schema: Mapping[str, Any], bins: int
-) -> dict[str, list[float]]:
-    """Quantile cut points per metric among the customers with orders, de-duplicated (cuts
-    at the maximum would leave the top class empty), learned in the same query as the
-    value checks."""
+def _quantile_cuts(buyers: nw.LazyFrame, bins: int) -> dict[str, list[float]]:
+    """Quantile cut points per metric, in one query, de-duplicated; cuts at the maximum
+    would leave the top class empty."""
     probabilities = [i / bins for i in range(1, bins)] + [1.0]
-    columns = list(METRICS.values())
-    row = _check_values(lazy, schema, quantile_exprs(columns, probabilities, ~_is_prospect(schema)))
-    if row["buyers"] == 0:
-        raise DataContractError(
-            TABLE, None, "at least one customer with orders to learn RFM cut points from"
-        )
-    found = quantiles_from(row, columns, len(probabilities))
+    found = quantiles_of(buyers, list(METRICS.values()), probabilities)
     cuts = {}
     for metric, column in METRICS.items():
         *inner, maximum = (float(f"{q:.{CUT_DIGITS}g}") for q in found[column])

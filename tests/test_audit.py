@@ -251,6 +251,32 @@ def test_quartiles_interpolate_like_pandas(engine):
         assert quartiles == pytest.approx(values["v"].quantile([0.25, 0.75]).tolist(), rel=1e-15)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_quantiles_skip_nulls_and_nan_like_pandas(engine):
+    """Every engine's quantiles_of skips nulls (and NaN in floats) as pandas does, at
+    the ends and between order statistics, for floats and integers; a column with no
+    values gets NaN. Polars and DuckDB take their one-sort paths here."""
+    rng = np.random.default_rng(1)
+    probabilities = [0.0, 0.1, 0.2, 0.25, 0.5, 0.6, 0.8, 0.99, 1.0]
+    for n in (1, 2, 3, 7, 50):
+        money = rng.lognormal(3, 1, n).round(2)
+        money[rng.random(n) < 0.2] = np.nan
+        values = pd.DataFrame(
+            {
+                "money": money,
+                "count": pd.array(rng.integers(0, 9, n), dtype="Int64"),
+                "nothing": np.full(n, np.nan),
+            }
+        )
+        values.loc[0, "count"] = pd.NA
+        lazy, _ = as_lazy(ENGINES[engine](values))
+        found = quantiles_of(lazy, ["money", "count", "nothing"], probabilities)
+        for column in ("money", "count"):
+            expected = values[column].astype(float).quantile(probabilities).tolist()
+            assert found[column] == pytest.approx(expected, rel=1e-15, nan_ok=True), column
+        assert np.isnan(found["nothing"]).all()
+
+
 @pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
 @pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")
 def test_audit_on_spark(spark, shop):
