@@ -186,21 +186,22 @@ class RFM:
         schema = dict(lazy.collect_schema())
         if check:
             _check_values(lazy, schema)
-        buyer = ~_is_prospect(schema)
-        # every score once as a column, then the labels from those columns: a SQL engine
-        # would otherwise evaluate each score's comparisons once per segment rule
-        raw_names = {metric: f"__rfm_{metric}" for metric in METRICS}
+        # whether a row is a buyer and every score once as columns, then the labels from
+        # those: a SQL engine would otherwise evaluate them again for every label rule
+        temporary = {metric: f"__rfm_{metric}" for metric in (*METRICS, "buyer")}
         scored = lazy.with_columns(
-            **{raw_names[m]: _score_expr(self.cut_points_, m) for m in METRICS}
+            **{temporary[m]: _score_expr(self.cut_points_, m) for m in METRICS},
+            **{temporary["buyer"]: ~_is_prospect(schema)},
         )
-        raw = {metric: nw.col(name) for metric, name in raw_names.items()}
-        digits = nw.concat_str([raw[metric].cast(nw.String) for metric in METRICS])
+        raw = {metric: nw.col(name) for metric, name in temporary.items()}
+        buyer = raw.pop("buyer")
+        # one digit per score (bins <= 9), so the key's digits are the RFM score
         key = raw["recency"] * 100 + raw["frequency"] * 10 + raw["monetary"]
         result = scored.with_columns(
             **{SCORES[metric]: nw.when(buyer).then(expr) for metric, expr in raw.items()},
-            rfm_score=nw.when(buyer).then(digits),
+            rfm_score=nw.when(buyer).then(key.cast(nw.String)),
             rfm_segment=_segment_expr(self.segment_table_, key, buyer),
-        ).drop(*raw_names.values())
+        ).drop(*temporary.values())
         if "customer_id" in schema:
             result = result.sort("customer_id")
         return _nullable_ints(back(result), list(SCORES.values()))
