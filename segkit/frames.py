@@ -115,6 +115,28 @@ def scans_in_order(lazy: nw.LazyFrame) -> bool:
     return lazy.implementation in (nw.Implementation.POLARS, nw.Implementation.PANDAS)
 
 
+def scans_by_row(lazy: nw.LazyFrame) -> bool:
+    """Whether windows along a sorted frame should run as plain scans of its rows
+    (:func:`with_row_scans`): pandas, where narwhals' ``over(order_by=...)`` sorts and
+    scatters back the whole frame for every expression."""
+    return lazy.implementation.is_pandas_like()
+
+
+def with_row_scans(lazy: nw.LazyFrame, *columns: nw.Expr) -> nw.LazyFrame:
+    """``lazy.with_columns(*columns)``, where order-dependent expressions written without
+    ``over`` (``shift``, ``cum_sum``, ``fill_null(strategy=...)``) run along the rows in
+    their current order. Only for frames where :func:`scans_by_row`, sorted first.
+
+    Example
+    -------
+    >>> import pandas as pd, narwhals as nw
+    >>> lazy = nw.from_native(pd.DataFrame({"v": [3, 1, 2]})).lazy().sort("v")
+    >>> with_row_scans(lazy, nw.col("v").cum_sum().alias("total")).collect()["total"].to_list()
+    [1, 3, 6]
+    """
+    return lazy.collect().with_columns(*columns).lazy()
+
+
 def columns_of(lazy: nw.LazyFrame) -> list[str]:
     return list(lazy.collect_schema().names())
 

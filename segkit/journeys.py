@@ -52,8 +52,10 @@ from segkit.frames import (
     microseconds_between,
     require_columns,
     same_engine,
+    scans_by_row,
     scans_in_order,
     timestamp_column,
+    with_row_scans,
 )
 
 JOURNEY_COLUMNS = (
@@ -381,14 +383,21 @@ class _Line:
     SQL engines run a window per customer (``partition`` ``customer_id``) in
     parallel. Both give the same results: every computation along the line
     stops at a change of customer.
+
+    Where :func:`~segkit.frames.scans_by_row` (pandas, ``in_rows``) the rows
+    stay sorted by ``_seq`` and a window is a plain scan of the column
+    (:meth:`with_columns`).
     """
 
     partition: tuple[str, ...]
     order: tuple[str, ...] = ("_seq",)
+    in_rows: bool = False
 
     @classmethod
     def of(cls, lazy: nw.LazyFrame) -> _Line:
-        return cls(() if scans_in_order(lazy) else ("customer_id",))
+        if not scans_in_order(lazy):
+            return cls(("customer_id",))
+        return cls((), in_rows=scans_by_row(lazy))
 
     def numbered(
         self, lazy: nw.LazyFrame, keys: list[str], along: Callable[[_Line], list[nw.Expr]]
@@ -399,15 +408,25 @@ class _Line:
         sort; Polars and pandas sort by ``_seq`` first, which makes every later
         window along ``_seq`` a cheap scan.
         """
-        by_keys = _Line(self.partition, tuple(k for k in keys if k not in self.partition))
         lazy = lazy.with_columns(_one=nw.lit(1, nw.Int64))
+        if self.in_rows:
+            lazy = lazy.sort(*keys, nulls_last=False)
+            numbered = self.with_columns(lazy, self.running_total("_one").alias("_seq"))
+            return self.with_columns(numbered.drop("_one"), *along(self))
+        by_keys = _Line(self.partition, tuple(k for k in keys if k not in self.partition))
         number = by_keys.running_total("_one").alias("_seq")
         if self.partition:
             return lazy.with_columns(number, *along(by_keys)).drop("_one")
         lazy = lazy.with_columns(number).drop("_one").sort("_seq")
         return lazy.with_columns(*along(self))
 
+    def with_columns(self, lazy: nw.LazyFrame, *columns: nw.Expr) -> nw.LazyFrame:
+        """``lazy.with_columns(*columns)`` for columns computed along the line."""
+        return with_row_scans(lazy, *columns) if self.in_rows else lazy.with_columns(*columns)
+
     def over(self, expression: nw.Expr) -> nw.Expr:
+        if self.in_rows:
+            return expression
         return expression.over(*self.partition, order_by=list(self.order))
 
     def after(self, name: str, strategy: str = "backward") -> nw.Expr:
@@ -434,7 +453,7 @@ class _Line:
             return lazy
         before = nw.when(nw.col("_customer_begins")).then(nw.col(total) - nw.col(name))
         start = self.over(before.fill_null(strategy="forward"))
-        return lazy.with_columns((nw.col(total) - start).cast(nw.Int64).alias(total))
+        return self.with_columns(lazy, (nw.col(total) - start).cast(nw.Int64).alias(total))
 
 
 def _assigned(
@@ -496,7 +515,8 @@ def _boundaries(
     non-converting touches after a gap longer than ``inactivity_days``.
     """
     names = ("ts", *_JOURNEY_KEYS, *(("channel",) if collapse_repeats else ()))
-    flagged = assigned.with_columns(
+    flagged = line.with_columns(
+        assigned,
         *(line.previous(name).alias(f"_previous{name}") for name in names),
         *(line.following(name).alias(f"_following{name}") for name in names),
     )
@@ -519,8 +539,10 @@ def _collapsed(flagged: nw.LazyFrame, line: _Line) -> nw.LazyFrame:
     """Without steps that repeat the previous step's channel; positions and ends renewed."""
     repeat = ~nw.col("_begins") & nw.col("_repeat")
     kept = flagged.filter(~repeat.fill_null(False)).with_columns(_one=nw.lit(1, nw.Int64))
-    kept = kept.with_columns(
-        _position=line.running_total("_one"), _following_begins=line.following("_begins")
+    kept = line.with_columns(
+        kept,
+        line.running_total("_one").alias("_position"),
+        line.following("_begins").alias("_following_begins"),
     )
     return kept.with_columns(_ends=nw.col("_following_begins").fill_null(True))
 
@@ -534,7 +556,8 @@ def _numbered(bounded: nw.LazyFrame, line: _Line) -> nw.LazyFrame:
     beginnings (``_run``).
     """
     begins, ends, position = nw.col("_begins"), nw.col("_ends"), nw.col("_position")
-    counted = bounded.with_columns(
+    counted = line.with_columns(
+        bounded,
         line.running_total("_idle_begins").alias("_run"),
         line.over(nw.when(begins).then(position).fill_null(strategy="forward")).alias("_first"),
         line.over(nw.when(ends).then(position).fill_null(strategy="backward")).alias("_last"),

@@ -51,6 +51,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 import narwhals as nw
@@ -62,7 +63,14 @@ import scipy.sparse.linalg as sparse_linalg
 from threadpoolctl import threadpool_limits
 
 from segkit.errors import DataContractError
-from segkit.frames import as_lazy, collect_small, require_columns, scans_in_order
+from segkit.frames import (
+    as_lazy,
+    collect_small,
+    require_columns,
+    scans_by_row,
+    scans_in_order,
+    with_row_scans,
+)
 
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 STATE_SEPARATOR = " > "
@@ -244,20 +252,21 @@ def transition_counts(
     lazy, _ = as_lazy(journeys, "journeys")
     require_columns(lazy, [*JOURNEY_INPUT, *by], "journeys")
 
-    lazy, lag = _lag_along(lazy.select(*dict.fromkeys([*by, *JOURNEY_INPUT])))
+    lazy, lag, with_lags = _lag_along(lazy.select(*dict.fromkeys([*by, *JOURNEY_INPUT])))
     if lazy.implementation.is_pandas_like():
         # pandas shifts and writes back category codes several times faster than strings.
         lazy = lazy.with_columns(nw.col("channel").cast(nw.Categorical))
-    lazy = lazy.with_columns(lag(1).alias("lag_1"))
+    lazy = with_lags(lazy, lag(1).alias("lag_1"))
     if collapse_repeats:
         # The touch before a kept one has the kept predecessor's channel (a dropped repeat
         # carries the channel of its run), so lag_1 stays right; deeper lags come after.
         previous = nw.col("lag_1")
         lazy = lazy.filter(previous.is_null() | (previous != nw.col("channel")))
     lags = [f"lag_{j}" for j in range(order, 0, -1)]
+    deeper = [lag(j).alias(f"lag_{j}") for j in range(2, order + 1)]
+    lagged = with_lags(lazy, *deeper) if deeper else lazy
     counted = (
-        lazy.with_columns(
-            *(lag(j).alias(f"lag_{j}") for j in range(2, order + 1)),
+        lagged.with_columns(
             last=nw.col("step") == nw.col("step").max().over("journey_id"),
             weight=nw.col("conversions") + nw.col("nulls"),
         )
@@ -267,28 +276,45 @@ def transition_counts(
     return collect_small(counted)
 
 
-def _lag_along(lazy: nw.LazyFrame) -> tuple[nw.LazyFrame, Callable[[int], nw.Expr]]:
-    """``lazy`` ready for ``lag(j)``: the channel ``j`` steps earlier in the journey, or null.
+def _lag_along(
+    lazy: nw.LazyFrame,
+) -> tuple[nw.LazyFrame, Callable[[int], nw.Expr], Callable[..., nw.LazyFrame]]:
+    """``lazy`` ready for ``lag(j)``, the channel ``j`` steps earlier in the journey or
+    null, and the ``with_columns`` to add lags with.
 
     Where :func:`~segkit.frames.scans_in_order` (Polars, pandas), the rows are
     numbered by journey and step with one sort, the frame ordered by that
     number and shifted along, guarded by the journey id: a window per journey
-    costs several times more with millions of journeys. SQL engines run a
-    window per journey, in parallel.
+    costs several times more with millions of journeys. On pandas
+    (:func:`~segkit.frames.scans_by_row`) the shifts are plain scans of the
+    sorted rows. SQL engines run a window per journey, in parallel.
     """
+
+    def with_columns(lazy: nw.LazyFrame, *columns: nw.Expr) -> nw.LazyFrame:
+        return lazy.with_columns(*columns)
+
     if not scans_in_order(lazy):
         return (
             lazy,
             lambda steps: nw.col("channel").shift(steps).over("journey_id", order_by="step"),
+            with_columns,
         )
+    if scans_by_row(lazy):
+        return lazy.sort("journey_id", "step"), partial(_lag, along=None), with_row_scans
     row = nw.col("_one").cum_sum().over(order_by=["journey_id", "step"]).alias("_row")
     lazy = lazy.with_columns(_one=nw.lit(1, nw.Int64)).with_columns(row).drop("_one").sort("_row")
+    return lazy, partial(_lag, along="_row"), with_columns
 
-    def lag(steps: int) -> nw.Expr:
-        same = nw.col("journey_id").shift(steps).over(order_by="_row") == nw.col("journey_id")
-        return nw.when(same).then(nw.col("channel").shift(steps).over(order_by="_row"))
 
-    return lazy, lag
+def _lag(steps: int, along: str | None) -> nw.Expr:
+    """The channel ``steps`` rows earlier when that row is in the same journey; the rows
+    ordered by ``along`` (``None``: as they are)."""
+
+    def shifted(name: str) -> nw.Expr:
+        expr = nw.col(name).shift(steps)
+        return expr if along is None else expr.over(order_by=along)
+
+    return nw.when(shifted("journey_id") == nw.col("journey_id")).then(shifted("channel"))
 
 
 def _check_order(order: int) -> None:
