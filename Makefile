@@ -78,7 +78,7 @@ bench: setup
 		$(if $(LIFETIMES),--lifetimes $(LIFETIMES))
 	$(BENCH)/bench_customer_view.py --sizes 50000000 --steps view view+rfm \
 		--engines segkit-polars segkit-duckdb hand-duckdb-sql
-	$(BENCH)/bench_attribution.py --sizes 1000000 10000000 --engines polars duckdb
+	$(BENCH)/bench_attribution.py --sizes 1000000 10000000 --engines pandas polars duckdb spark
 	$(BENCH)/bench_markov.py --orders 1,3 $(if $(CHANNELATTRIBUTION),--channelattribution $(CHANNELATTRIBUTION))
 	$(BENCH)/bench_shapley.py
 	$(BENCH)/bench_report.py --sizes 10000 100000 --engine pandas
