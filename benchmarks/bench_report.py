@@ -65,6 +65,9 @@ NOTEBOOKS = ("01_data_collection", "02_segmentation", "03_attribution", "04_anal
 TABLES = ("customers", "orders", "touchpoints")
 TARGET_TOUCHPOINTS = 5_000_000
 TARGET_SECONDS = 120
+# The slowest cell at 1M customers takes about 3 minutes; a kernel that stops
+# answering fails its size after this many seconds instead of holding the suite.
+CELL_TIMEOUT = 900
 
 
 def write_params(customers: int, run: Path, engine: str) -> Path:
@@ -91,7 +94,9 @@ def worker(customers: int, run: Path, engine: str) -> dict:
     params = write_params(customers, run, engine)
     started = time.perf_counter()
     try:
-        run_report(params, notebooks_dir=ROOT / "notebooks", progress=False)
+        run_report(
+            params, notebooks_dir=ROOT / "notebooks", progress=False, cell_timeout=CELL_TIMEOUT
+        )
     except NotebookFailed as error:
         return {"failed": str(error)}
     seconds = time.perf_counter() - started

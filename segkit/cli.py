@@ -6,6 +6,7 @@ Example
 
     segkit run --params params/demo.yaml            # all four notebooks → outputs/demo/
     segkit run --params params/demo.yaml --only 02_segmentation --with-code
+    segkit run --params params/big.yaml --cell-timeout 7200   # a cell may take 2 hours
     segkit demo-data --customers 2000 --seed 42 --out data/demo --format csv
     segkit --version
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from segkit import __version__
 from segkit.errors import NotebookFailed, SegkitError
-from segkit.runner import NOTEBOOKS, run_report
+from segkit.runner import CELL_TIMEOUT, NOTEBOOKS, run_report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,6 +52,7 @@ def _run(args: argparse.Namespace) -> int:
         only=args.only,
         with_code=args.with_code,
         progress=not args.quiet,
+        cell_timeout=args.cell_timeout,
     )
     print(f"report written to {result.index}")
     return 0
@@ -73,6 +75,13 @@ def _positive_int(text: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
     return number
+
+
+def _seconds(text: str) -> float:
+    seconds = float(text)
+    if not seconds >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more, not {text}")
+    return seconds
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -98,6 +107,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--with-code", action="store_true", help="show code cells in the HTML")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument(
+        "--cell-timeout",
+        type=_seconds,
+        default=CELL_TIMEOUT,
+        metavar="SECONDS",
+        help=f"fail a notebook whose cell runs longer (default {CELL_TIMEOUT}; 0: no limit)",
+    )
     run.set_defaults(command=_run)
 
     demo = commands.add_parser(

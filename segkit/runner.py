@@ -26,7 +26,8 @@ from typing import Any, Literal
 
 import nbformat
 import papermill
-from papermill.execute import ERROR_MARKER_TAG
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from papermill.execute import ERROR_MARKER_TAG, raise_for_execution_errors
 
 from segkit.errors import NotebookFailed, ParameterError, SegkitError
 from segkit.params import (
@@ -41,6 +42,12 @@ from segkit.report_html import export_html, write_index
 
 #: The report's notebooks, in the order they run (each reads what the one before wrote).
 NOTEBOOKS = ("01_data_collection", "02_segmentation", "03_attribution", "04_analysis")
+
+#: Seconds a cell may run before ``run_report`` stops it and fails the notebook.
+#: Generous for the report's own cells (the slowest takes about 3 minutes for
+#: 1M customers on Polars); it is there so that a kernel which stops answering
+#: fails the run instead of holding it forever.
+CELL_TIMEOUT = 3600
 
 # The kernel warns on every start that it listens on local TCP without
 # encryption; nothing a report user can act on, so only its errors are shown.
@@ -84,6 +91,7 @@ def run_report(
     with_code: bool = False,
     notebooks_dir: str | Path | None = None,
     progress: bool = True,
+    cell_timeout: float | None = CELL_TIMEOUT,
 ) -> RunResult:
     """Execute the report notebooks with one set of parameters into a run folder.
 
@@ -105,6 +113,11 @@ def run_report(
         Where the notebooks are; default ``<project root>/notebooks``.
     progress : bool, default True
         Show a progress bar per notebook on stderr.
+    cell_timeout : float or None, default 3600
+        Seconds one cell may run. A cell still running then is stopped and its
+        notebook fails as if the cell had raised (``CellTimeoutError``), as
+        does a cell whose kernel dies (``DeadKernelError``, for example killed
+        for lack of memory). ``None`` or 0: no limit.
 
     Returns
     -------
@@ -117,8 +130,9 @@ def run_report(
         For a bad params file, a parameter no notebook declares or an unknown
         ``only`` name; nothing is executed then.
     NotebookFailed
-        When a cell raises. The partial notebook, its HTML, ``index.html`` and
-        ``run.json`` are written first; later notebooks are not run.
+        When a cell raises, runs out of time or loses its kernel. The partial
+        notebook, its HTML, ``index.html`` and ``run.json`` are written first;
+        later notebooks are not run.
 
     Example
     -------
@@ -141,12 +155,14 @@ def run_report(
         parameters = {key: value for key, value in values.items() if key in declared[name]}
         bar = {"desc": f"[{number}/{len(selected)}] {name}"} if progress else False
         records.append(
-            _run_notebook(notebooks_dir / f"{name}.ipynb", out, parameters, with_code, bar)
+            _run_notebook(
+                notebooks_dir / f"{name}.ipynb", out, parameters, with_code, bar, cell_timeout
+            )
         )
 
     result = RunResult(out, out / "index.html", records)
     seconds = time.perf_counter() - clock
-    run_record = _run_record(result, values, params_file, with_code, started, seconds)
+    run_record = _run_record(result, values, params_file, with_code, cell_timeout, started, seconds)
     (out / "run.json").write_text(
         json.dumps(run_record, indent=2, default=str) + "\n", encoding="utf-8"
     )
@@ -162,6 +178,7 @@ def _run_record(
     values: Mapping[str, Any],
     params_file: Path | None,
     with_code: bool,
+    cell_timeout: float | None,
     started: str,
     seconds: float,
 ) -> dict[str, Any]:
@@ -177,29 +194,39 @@ def _run_record(
         "segkit_version": _segkit_version(),
         "python_version": platform.python_version(),
         "with_code": with_code,
+        "cell_timeout": cell_timeout or None,
         "parameters": mask_secrets(values),
         "notebooks": [asdict(record) for record in result.notebooks],
     }
 
 
 def _run_notebook(
-    source: Path, out: Path, parameters: dict[str, Any], with_code: bool, bar: dict | bool
+    source: Path,
+    out: Path,
+    parameters: dict[str, Any],
+    with_code: bool,
+    bar: dict | bool,
+    cell_timeout: float | None,
 ) -> NotebookRecord:
     """Execute one notebook into ``out`` and export its HTML, failed or not."""
     target = out / source.name
     record = NotebookRecord(source.stem, started=_utc_now(), notebook=target.name)
     clock = time.perf_counter()
     try:
-        with quiet_inspector():
-            papermill.execute_notebook(
-                source,
-                target,
-                parameters={**parameters, "run": str(out)},
-                kernel_name="python3",
-                cwd=source.parent,
-                progress_bar=bar,
-                extra_arguments=_QUIET_KERNEL,
-            )
+        try:
+            with quiet_inspector():
+                papermill.execute_notebook(
+                    source,
+                    target,
+                    parameters={**parameters, "run": str(out)},
+                    kernel_name="python3",
+                    cwd=source.parent,
+                    progress_bar=bar,
+                    extra_arguments=_QUIET_KERNEL,
+                    execution_timeout=cell_timeout or None,
+                )
+        except (CellTimeoutError, DeadKernelError) as stop:
+            _fail_stopped_cell(target, stop, cell_timeout)
         record.status = "ok"
     except papermill.PapermillExecutionError as error:
         record.status = "failed"
@@ -210,6 +237,39 @@ def _run_notebook(
     record.duration_seconds = round(time.perf_counter() - clock, 2)
     record.html = export_html(target, target.with_suffix(".html"), with_code).name
     return record
+
+
+def _fail_stopped_cell(
+    partial: Path, stop: CellTimeoutError | DeadKernelError, cell_timeout: float | None
+) -> None:
+    """Give the cell that was running when papermill stopped an error output, as if it raised.
+
+    A cell that times out or whose kernel dies leaves no error in the notebook
+    papermill wrote. The cell that was running is the last one papermill
+    started; with an error output there, papermill's own check marks it at the
+    top of the notebook and raises ``PapermillExecutionError`` as for any
+    failed cell, so the run records and reports it the same way.
+    """
+    nb = nbformat.read(str(partial), as_version=4)
+    started = [c for c in nb.cells if c.metadata.get("papermill", {}).get("start_time")]
+    if isinstance(stop, CellTimeoutError):
+        evalue = (
+            f"the cell was still running after {cell_timeout:g} s and was stopped "
+            "(raise the limit with segkit run --cell-timeout, 0 for none)"
+        )
+    else:
+        evalue = "the kernel died while the cell ran (out of memory, or killed)"
+    ename = type(stop).__name__
+    error = nbformat.v4.new_output(
+        "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]
+    )
+    # The kernel's own KeyboardInterrupt from the shutdown, when it came, is replaced.
+    cell = started[-1]
+    cell.outputs = [output for output in cell.outputs if output.output_type != "error"]
+    cell.outputs.append(error)
+    cell.metadata.papermill["exception"] = True
+    cell.metadata.papermill["status"] = "failed"
+    raise_for_execution_errors(nb, str(partial))
 
 
 def _cell_number(partial: Path, cell_index: int) -> int:

@@ -54,6 +54,29 @@ def test_failing_notebook_exits_1_naming_notebook_cell_and_error(project, capsys
     assert "Traceback" not in err
 
 
+def test_cell_timeout_flag_stops_a_long_cell(project, capsys):
+    write_notebook(project / "notebooks", "01_data_collection", "import time\ntime.sleep(60)")
+    argv = ["run", "--params", "params/weekly.yaml", "--only", "01_data_collection", "--quiet"]
+
+    status = main([*argv, "--cell-timeout", "2"])
+
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "01_data_collection failed at cell 3: CellTimeoutError: the cell was still" in err
+    assert "after 2 s" in err
+    run = json.loads((project / "outputs" / "weekly" / "run.json").read_text())
+    assert run["cell_timeout"] == 2
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "soon"])
+def test_cell_timeout_must_be_seconds(project, capsys, value):
+    argv = ["run", "--params", "params/weekly.yaml", "--cell-timeout", value]
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert "--cell-timeout" in capsys.readouterr().err
+
+
 def test_unknown_parameter_exits_1_without_running(project, capsys):
     write_notebook(project / "notebooks", "01_data_collection", "print(1)")
     (project / "params" / "typo.yaml").write_text("treshold: 4\n")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
+from papermill.execute import ERROR_MARKER_TAG
 
 from segkit.errors import NotebookFailed, ParameterError, SegkitError
 from segkit.params import check_params, load_params, mask_secrets
@@ -177,6 +179,54 @@ def test_failing_cell_raises_and_still_writes_the_report(tmp_path):
     index = (out / "index.html").read_text()
     assert "failed at cell 3" in index and "ValueError: boom" in index
     assert '<td class="skipped">skipped</td>' in index
+
+
+@pytest.mark.parametrize(
+    ("stuck_cell", "ename", "evalue"),
+    [
+        (
+            "import time\ntime.sleep(60)",
+            "CellTimeoutError",
+            "the cell was still running after 3 s and was stopped",
+        ),
+        (
+            "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+            "DeadKernelError",
+            "the kernel died while the cell ran",
+        ),
+    ],
+    ids=["timeout", "dead-kernel"],
+)
+def test_stuck_or_dead_kernel_fails_the_notebook_like_a_raising_cell(
+    tmp_path, stuck_cell, ename, evalue
+):
+    notebooks = tmp_path / "notebooks"
+    write_notebook(notebooks, "01_data_collection", "print('fine')", stuck_cell, "print('after')")
+    write_notebook(notebooks, "02_segmentation", "print('not reached')")
+    params = write_params(tmp_path / "p.yaml", "threshold: 2\n")
+    out = tmp_path / "run"
+    names = ["01_data_collection", "02_segmentation"]
+    clock = time.perf_counter()
+
+    with pytest.raises(NotebookFailed) as failed:
+        run_report(
+            params, out=out, only=names, notebooks_dir=notebooks, progress=False, cell_timeout=3
+        )
+
+    assert time.perf_counter() - clock < 45
+    error = failed.value
+    assert (error.notebook, error.cell) == ("01_data_collection", 4)
+    assert error.error.startswith(f"{ename}: {evalue}")
+    partial = nbformat.read(out / "01_data_collection.ipynb", as_version=4)
+    assert partial.cells[0].metadata["tags"] == [ERROR_MARKER_TAG]
+    stuck = next(cell for cell in partial.cells if cell.source == stuck_cell)
+    assert [output.ename for output in stuck.outputs] == [ename]
+    last = partial.cells[-1]
+    assert (last.source, last.outputs, last.execution_count) == ("print('after')", [], None)
+    assert evalue in (out / "01_data_collection.html").read_text()
+    record = json.loads((out / "run.json").read_text())
+    assert [nb["status"] for nb in record["notebooks"]] == ["failed", "skipped"]
+    assert record["cell_timeout"] == 3
 
 
 def test_unknown_parameter_is_an_error_and_nothing_runs(tmp_path):
