@@ -137,6 +137,42 @@ def with_row_scans(lazy: nw.LazyFrame, *columns: nw.Expr) -> nw.LazyFrame:
     return lazy.collect().with_columns(*columns).lazy()
 
 
+def sort_rows(lazy: nw.LazyFrame, *keys: str, nulls_last: bool = False) -> nw.LazyFrame:
+    """``lazy.sort(*keys, nulls_last=nulls_last)``, ascending; on pandas by Arrow's sort.
+
+    pandas sorts several keys by factorizing each (about 7 s for 5M rows by
+    customer, time and four text columns); Arrow's stable sort of the same keys
+    finds the same order in a tenth of that, and a sorted frame is not copied.
+    Used where the keys are pandas
+    text, integer, timestamp or boolean columns (float keys would place NaN
+    differently, object columns may mix types); other frames and keys are
+    sorted as ``lazy.sort`` does.
+
+    Example
+    -------
+    >>> import pandas as pd, narwhals as nw
+    >>> lazy = nw.from_native(pd.DataFrame({"k": ["b", None, "a"], "v": [1, 2, 3]})).lazy()
+    >>> sort_rows(lazy, "k").collect()["v"].to_list()
+    [2, 3, 1]
+    """
+    if not lazy.implementation.is_pandas():
+        return lazy.sort(*keys, nulls_last=nulls_last)
+    frame = lazy.collect().to_native()
+    kinds = [frame[key].dtype for key in keys]
+    if not all(isinstance(kind, pd.StringDtype) or kind.kind in "iubM" for kind in kinds):
+        return lazy.sort(*keys, nulls_last=nulls_last)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    placement = "at_end" if nulls_last else "at_start"
+    table = pa.table({key: pa.array(frame[key], from_pandas=True) for key in keys})
+    order = pc.sort_indices(table, sort_keys=[(key, "ascending", placement) for key in keys])
+    order = order.to_numpy()
+    if (order[1:] > order[:-1]).all():  # already sorted: no copy
+        return nw.from_native(frame.reset_index(drop=True)).lazy()
+    return nw.from_native(frame.take(order).reset_index(drop=True)).lazy()
+
+
 def columns_of(lazy: nw.LazyFrame) -> list[str]:
     return list(lazy.collect_schema().names())
 

@@ -54,6 +54,7 @@ from segkit.frames import (
     same_engine,
     scans_by_row,
     scans_in_order,
+    sort_rows,
     timestamp_column,
     with_row_scans,
 )
@@ -242,7 +243,7 @@ def journeys(
     steps = _outcomes(_last_steps(_numbered(bounded, line), max_steps))
     carried = [name for name in _OPTIONAL_TOUCH if name in touches.collect_schema().names()]
     columns = (*JOURNEY_COLUMNS, *carried, "order_id", "conversion_ts")
-    return _fresh_index(back(steps.sort(*line.partition, "_seq").select(*columns)))
+    return _fresh_index(back(sort_rows(steps, *line.partition, "_seq").select(*columns)))
 
 
 def _fresh_index(result: Any) -> Any:
@@ -270,7 +271,6 @@ def _prepared(touches: nw.LazyFrame, orders: Any, interactions: Any):
     """Touchpoints and orders checked, in one engine, ids as strings, times as timestamps."""
     buys = same_engine(touches, orders, "orders", "touchpoints")
     require_columns(touches, _REQUIRED_TOUCH, "touchpoints")
-    require_columns(buys, _REQUIRED_ORDER, "orders")
     touches = _kept_interactions(touches, interactions)
     present = touches.collect_schema().names()
     touches = touches.select(
@@ -282,15 +282,21 @@ def _prepared(touches: nw.LazyFrame, orders: Any, interactions: Any):
             if name in present
         ),
     )
+    _check_touches(touches)
+    return touches, _prepared_orders(buys)
+
+
+def _prepared_orders(buys: nw.LazyFrame) -> nw.LazyFrame:
+    """Orders checked (:func:`_check_orders`), ids as strings, ``order_ts`` a timestamp."""
+    require_columns(buys, _REQUIRED_ORDER, "orders")
     buys = buys.select(
         nw.col("order_id").cast(nw.String),
         nw.col("customer_id").cast(nw.String),
         timestamp_column(buys, "order_ts", "orders").alias("order_ts"),
         nw.col("revenue").cast(nw.Float64),
     )
-    _check_touches(touches)
     _check_orders(buys)
-    return touches, buys
+    return buys
 
 
 def _kept_interactions(touches: nw.LazyFrame, interactions: Any) -> nw.LazyFrame:
@@ -410,7 +416,7 @@ class _Line:
         """
         lazy = lazy.with_columns(_one=nw.lit(1, nw.Int64))
         if self.in_rows:
-            lazy = lazy.sort(*keys, nulls_last=False)
+            lazy = sort_rows(lazy, *keys)
             numbered = self.with_columns(lazy, self.running_total("_one").alias("_seq"))
             return self.with_columns(numbered.drop("_one"), *along(self))
         by_keys = _Line(self.partition, tuple(k for k in keys if k not in self.partition))
@@ -598,14 +604,29 @@ def _outcomes(numbered: nw.LazyFrame) -> nw.LazyFrame:
 def untracked_conversions(
     touchpoints: Any,
     orders: Any,
-    lookback_days: float = 30,
+    lookback_days: float | None = None,
     interactions: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """How many orders (and how much revenue) no journey leads to: attribution's blind spot.
 
     An order whose lookback window holds none of the customer's touches (after
     their previous order) gets no journey in :func:`journeys`, so no model can
-    credit a channel for it. Same parameters and checks as :func:`journeys`.
+    credit a channel for it.
+
+    Parameters
+    ----------
+    touchpoints : frame
+        Canonical touchpoints, with the same parameters and checks as
+        :func:`journeys`; or the journeys :func:`journeys` already built from
+        them (labelled or not), which is much faster: an order is tracked when a
+        journey ends in it, and nothing is rebuilt. The journeys carry their own
+        lookback window and interactions, so those are not passed then.
+    orders : frame
+        Canonical orders, the same kind of frame as ``touchpoints``.
+    lookback_days : float, default 30
+        For touchpoints: the lookback window, as in :func:`journeys`.
+    interactions : list of str, optional
+        For touchpoints: the interaction types that count, as in :func:`journeys`.
 
     Returns
     -------
@@ -613,6 +634,11 @@ def untracked_conversions(
         One row: ``orders``, ``untracked_orders``, ``untracked_share``,
         ``revenue``, ``untracked_revenue``, ``untracked_revenue_share``
         (shares NaN without orders).
+
+    Raises
+    ------
+    ValueError
+        If journeys are passed with ``lookback_days`` or ``interactions``.
 
     Example
     -------
@@ -623,14 +649,27 @@ def untracked_conversions(
     ...                        "revenue": [10.0, 30.0]})
     >>> untracked_conversions(touches, orders)[["untracked_orders", "untracked_revenue"]].values
     array([[ 1., 30.]])
+    >>> built = journeys(touches, orders)
+    >>> untracked_conversions(built, orders)["untracked_orders"].tolist()
+    [1]
     """
-    lookback = _positive_days(lookback_days, "lookback_days")
-    touches, _ = as_lazy(touchpoints, "touchpoints")
-    touches, buys = _prepared(touches, orders, interactions)
-    assigned = _assigned(touches, buys, lookback, _Line.of(touches))
-    tracked = assigned.filter(nw.col("_converting")).select("order_id").unique()
+    frame, _ = as_lazy(touchpoints, "touchpoints")
+    if "journey_id" in frame.collect_schema().names():
+        if lookback_days is not None or interactions is not None:
+            raise ValueError(
+                "untracked_conversions: these are journeys, built with their own lookback_days "
+                "and interactions; pass those to journeys(), or pass the touchpoints here"
+            )
+        require_columns(frame, ["order_id"], "journeys")
+        buys = _prepared_orders(same_engine(frame, orders, "orders", "journeys"))
+        tracked = frame.select(nw.col("order_id").cast(nw.String)).drop_nulls()
+    else:
+        lookback = _positive_days(30 if lookback_days is None else lookback_days, "lookback_days")
+        touches, buys = _prepared(frame, orders, interactions)
+        assigned = _assigned(touches, buys, lookback, _Line.of(touches))
+        tracked = assigned.filter(nw.col("_converting")).select("order_id")
     flagged = buys.join(
-        tracked.with_columns(_tracked=nw.lit(1, nw.Int64)), on="order_id", how="left"
+        tracked.unique().with_columns(_tracked=nw.lit(1, nw.Int64)), on="order_id", how="left"
     )
     untracked = nw.col("_tracked").is_null()
     totals = (
@@ -714,7 +753,7 @@ def label_journeys(
         nw.col(c).cast(nw.String).fill_null(UNSEGMENTED) for c in texts
     )
     order = [c for c in ("journey_id", "step") if c in names]
-    return _fresh_index(back(labelled.sort(*order) if order else labelled))
+    return _fresh_index(back(sort_rows(labelled, *order) if order else labelled))
 
 
 def drop_direct(journeys: Any, direct_channels: str | Sequence[str] = ("direct",)) -> Any:
@@ -751,14 +790,32 @@ def drop_direct(journeys: Any, direct_channels: str | Sequence[str] = ("direct",
     require_columns(lazy, ["journey_id", "step", "steps", "channel"], "journeys")
     direct = [direct_channels] if isinstance(direct_channels, str) else list(direct_channels)
     is_direct = nw.col("channel").is_in(direct)
-    others = (~is_direct).cast(nw.Int64).sum().over("journey_id")
+    if scans_by_row(lazy):
+        # pandas: sorted once; the windows run per journey number (an integer, where
+        # the text id would be factorized again for each) along the rows, which stay sorted.
+        lazy = sort_rows(lazy, "journey_id", "step")
+        begins = (nw.col("journey_id") != nw.col("journey_id").shift(1)).fill_null(True)
+        lazy = with_row_scans(lazy, begins.cast(nw.Int64).cum_sum().alias("_journey"))
+        kept = with_row_scans(_without(lazy, is_direct, "_journey"), *_renumbered("_journey"))
+        return _fresh_index(back(kept.drop("_one", "_journey")))
+    kept = _without(lazy, is_direct, "journey_id")
+    kept = kept.with_columns(*_renumbered("journey_id", order_by="step")).drop("_one")
+    return _fresh_index(back(sort_rows(kept, "journey_id", "step")))
+
+
+def _without(lazy: nw.LazyFrame, is_direct: nw.Expr, journey: str) -> nw.LazyFrame:
+    """The steps of ``lazy`` but the direct ones of journeys with other steps, and ``_one``."""
+    others = (~is_direct).cast(nw.Int64).sum().over(journey)
     kept = lazy.with_columns(_others=others).filter(~is_direct | (nw.col("_others") == 0))
-    kept = kept.with_columns(_one=nw.lit(1, nw.Int64))
-    renumbered = kept.with_columns(
-        step=nw.col("_one").cum_sum().over("journey_id", order_by="step").cast(nw.Int64),
-        steps=nw.col("_one").sum().over("journey_id").cast(nw.Int64),
-    )
-    return _fresh_index(back(renumbered.drop("_others", "_one").sort("journey_id", "step")))
+    return kept.drop("_others").with_columns(_one=nw.lit(1, nw.Int64))
+
+
+def _renumbered(journey: str, order_by: str | None = None) -> list[nw.Expr]:
+    """``step`` and ``steps`` counted again per ``journey``, in ``order_by`` or row order."""
+    return [
+        nw.col("_one").cum_sum().over(journey, order_by=order_by).cast(nw.Int64).alias("step"),
+        nw.col("_one").sum().over(journey).cast(nw.Int64).alias("steps"),
+    ]
 
 
 def _check_unique(lazy: nw.LazyFrame, key: str, table: str) -> None:

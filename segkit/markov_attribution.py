@@ -69,6 +69,7 @@ from segkit.frames import (
     require_columns,
     scans_by_row,
     scans_in_order,
+    sort_rows,
     with_row_scans,
 )
 
@@ -300,7 +301,7 @@ def _lag_along(
             with_columns,
         )
     if scans_by_row(lazy):
-        return lazy.sort("journey_id", "step"), partial(_lag, along=None), with_row_scans
+        return sort_rows(lazy, "journey_id", "step"), partial(_lag, along=None), with_row_scans
     row = nw.col("_one").cum_sum().over(order_by=["journey_id", "step"]).alias("_row")
     lazy = lazy.with_columns(_one=nw.lit(1, nw.Int64)).with_columns(row).drop("_one").sort("_row")
     return lazy, partial(_lag, along="_row"), with_columns

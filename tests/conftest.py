@@ -1,4 +1,5 @@
-"""Shared fixtures. Every run of the suite writes its outputs to a temporary folder.
+"""Shared fixtures. Every run of the suite writes its outputs to a temporary folder,
+removed when the run ends.
 
 ``SEGKIT_OUTPUTS`` is set before any notebook kernel starts (kernels inherit the
 environment), so nbval's runs of ``notebooks/`` never touch the project's outputs/.
@@ -6,7 +7,9 @@ environment), so nbval's runs of ``notebooks/`` never touch the project's output
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -20,6 +23,7 @@ import pytest
 from segkit.dataset import Dataset
 
 os.environ["SEGKIT_OUTPUTS"] = tempfile.mkdtemp(prefix="segkit-test-outputs-")
+atexit.register(shutil.rmtree, os.environ["SEGKIT_OUTPUTS"], ignore_errors=True)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -4,12 +4,15 @@ by the run's engine (Spark writes folders of part files)."""
 from __future__ import annotations
 
 import duckdb
+import narwhals as nw
+import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
 
 import segkit as sk
 from segkit.engines import SPARK_DEFAULTS, engine_of, read_parquet, row_count, write_parquet
+from segkit.frames import sort_rows
 
 #: The native type each engine's frames have after ``to_engine`` or ``read_parquet``.
 NATIVE = {"pandas": pd.DataFrame, "polars": pl.LazyFrame, "duckdb": duckdb.DuckDBPyRelation}
@@ -102,3 +105,33 @@ def test_persist_caches_a_spark_frame(table, spark):
     assert kept.is_cached
     assert row_count(kept) == 3
     kept.unpersist()
+
+
+@pytest.mark.parametrize("nulls_last", [False, True])
+def test_sort_rows_orders_pandas_as_polars_does(nulls_last):
+    rng = np.random.default_rng(5)
+    n = 5_000
+    text = rng.choice(["", "a", "ab", "b", "é", "Z", None], n)
+    frame = pd.DataFrame(
+        {
+            "text": pd.array(text, dtype="str"),
+            "ts": pd.to_datetime(rng.integers(0, 50, n), unit="D").astype("datetime64[us]"),
+            "number": rng.integers(-3, 3, n),
+            "flag": rng.integers(0, 2, n).astype(bool),
+            "row": np.arange(n),
+        }
+    )
+    frame.loc[rng.choice(n, 300), "ts"] = pd.NaT
+    for keys in (["text"], ["ts", "text"], ["flag", "number", "text"], ["text", "ts", "number"]):
+        sorted_rows = sort_rows(nw.from_native(frame).lazy(), *keys, nulls_last=nulls_last)
+        expected = pl.from_pandas(frame).sort(keys, nulls_last=nulls_last, maintain_order=True)
+        assert sorted_rows.collect()["row"].to_list() == expected["row"].to_list()
+    pd.testing.assert_series_equal(frame["row"], pd.Series(np.arange(n), name="row"))
+
+
+def test_sort_rows_keeps_a_sorted_frame_and_leaves_other_keys_to_narwhals():
+    frame = pd.DataFrame({"k": ["a", "b", "c"], "x": [2.0, float("nan"), 1.0]}, index=[7, 8, 9])
+    kept = sort_rows(nw.from_native(frame).lazy(), "k").collect().to_native()
+    assert kept.index.tolist() == [0, 1, 2] and kept["k"].tolist() == ["a", "b", "c"]
+    by_float = sort_rows(nw.from_native(frame).lazy(), "x").collect().to_native()
+    assert np.isnan(by_float["x"].iloc[0]) and by_float["x"].tolist()[1:] == [1.0, 2.0]

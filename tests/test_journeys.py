@@ -377,6 +377,33 @@ def test_conversions_count_the_orders_with_a_touch_in_their_window(shop, shop_jo
     assert 0 < untracked["untracked_share"].item() < 0.5
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(
+    "options", [{}, {"lookback_days": 7}, {"interactions": ["click"], "max_steps": 2}]
+)
+def test_untracked_from_built_journeys_matches_from_touchpoints(shop, engine, options):
+    convert = ENGINES[engine]
+    touch, order = convert(shop.touchpoints), convert(shop.orders)
+    window = {key: value for key, value in options.items() if key != "max_steps"}
+    built = journeys(touch, order, **options)
+    labels = shop.customers[["customer_id"]].head(100).assign(segment="VIP")
+
+    from_touches = untracked_conversions(touch, order, **window)
+    from_journeys = untracked_conversions(built, order)
+    from_labelled = untracked_conversions(label_journeys(built, convert(labels)), order)
+
+    pd.testing.assert_frame_equal(from_journeys, from_touches, rtol=1e-12)
+    pd.testing.assert_frame_equal(from_labelled, from_touches, rtol=1e-12)
+    assert from_touches["untracked_orders"].item() > 0
+
+
+def test_untracked_from_journeys_refuses_window_options(shop):
+    built = journeys(shop.touchpoints, shop.orders)
+    for option in ({"lookback_days": 30}, {"interactions": ["click"]}):
+        with pytest.raises(ValueError, match="these are journeys, built with their own"):
+            untracked_conversions(built, shop.orders, **option)
+
+
 def _orders_with_touches(touch, order, lookback_days) -> set[str]:
     """Orders with a touch in (previous order, order_ts] within the lookback: a brute force."""
     ordered = order.sort_values(["customer_id", "order_ts", "order_id"])
@@ -632,3 +659,13 @@ def test_drop_direct_keeps_direct_only_where_a_journey_has_nothing_else(engine):
     totals = result.groupby("journey_id")[["conversions", "revenue", "nulls"]].first()
     assert totals.sum().tolist() == [4.0, 45.0, 4.0]
     pd.testing.assert_frame_equal(steps, journeys_from_paths(paths))  # the input is unchanged
+
+
+def test_drop_direct_on_shuffled_rows_matches_every_engine(shop, shop_journeys):
+    steps = shop_journeys["pandas"].sample(frac=1.0, random_state=3)
+    assert steps["channel"].eq("direct").any()
+    expected = to_pandas(drop_direct(pl.from_pandas(shop_journeys["pandas"])))
+    for engine in ENGINES:
+        result = to_pandas(drop_direct(ENGINES[engine](steps)))
+        pd.testing.assert_frame_equal(result.reset_index(drop=True), expected, check_dtype=False)
+    assert len(expected) < len(steps)
