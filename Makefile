@@ -59,9 +59,9 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-## JupyterLab on the notebooks
+## JupyterLab on the notebooks (kernels on Arrow's system memory pool, as segkit run does)
 lab: setup
-	$(BIN)/jupyter lab notebooks
+	ARROW_DEFAULT_MEMORY_POOL=$${ARROW_DEFAULT_MEMORY_POOL:-system} $(BIN)/jupyter lab notebooks
 
 ## Speed benchmarks (printed tables, not tests), about an hour on a quiet 2-core machine:
 ## customer view + RFM + CLV summary at 1M/10M orders on every engine (Spark included) and the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -227,6 +228,35 @@ def test_stuck_or_dead_kernel_fails_the_notebook_like_a_raising_cell(
     record = json.loads((out / "run.json").read_text())
     assert [nb["status"] for nb in record["notebooks"]] == ["failed", "skipped"]
     assert record["cell_timeout"] == 3
+
+
+POOL = (
+    "import os, pyarrow\n"
+    "from pathlib import Path\n"
+    "pool = os.environ.get('ARROW_DEFAULT_MEMORY_POOL')\n"
+    "backend = pyarrow.default_memory_pool().backend_name\n"
+    "(Path(run) / 'data' / 'pool.txt').write_text(f'{pool} {backend}')"
+)
+
+
+@pytest.mark.parametrize(
+    ("users", "expected"), [(None, "system system"), ("jemalloc", "jemalloc jemalloc")]
+)
+def test_kernels_get_the_system_arrow_pool_unless_the_user_chose_one(
+    tmp_path, monkeypatch, users, expected
+):
+    if users is None:
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    else:
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", users)
+    notebooks = tmp_path / "notebooks"
+    write_notebook(notebooks, "01_data_collection", POOL)
+    params = write_params(tmp_path / "p.yaml", "threshold: 2\n")
+
+    run_report(params, out=tmp_path / "run", notebooks_dir=notebooks, only="01_data_collection")
+
+    assert (tmp_path / "run" / "data" / "pool.txt").read_text() == expected
+    assert os.environ.get("ARROW_DEFAULT_MEMORY_POOL") == users
 
 
 def test_unknown_parameter_is_an_error_and_nothing_runs(tmp_path):
