@@ -205,8 +205,18 @@ def compare_models_long(
     chosen, per_model = _models_and_options(models, options)
     groups = _as_groups(by)
     frames = []
+    asides: dict[tuple[str, ...], Any] = {}  # journeys without some direct channels, shared
     for model in chosen:
-        credits = attribute(journeys, model, by=groups, **per_model.get(model, {}))
+        option = per_model.get(model, {})
+        direct = option.get("direct_channels") if model in DATA_DRIVEN_MODELS else None
+        if direct is None:
+            credits = attribute(journeys, model, by=groups, **option)
+        else:
+            key = (direct,) if isinstance(direct, str) else tuple(direct)
+            if key not in asides:
+                asides[key] = drop_direct(journeys, key)
+            option = {**option, "direct_channels": None}
+            credits = attribute(asides[key], model, by=groups, **option)
         credits.insert(len(groups), "model", model)
         frames.append(credits)
     long = pd.concat(frames, ignore_index=True)

@@ -351,6 +351,31 @@ def test_direct_visits_mislead_data_driven_models_when_kept():
     assert credits["conversions"].idxmax() == "direct"
 
 
+def test_compare_models_sets_direct_aside_per_model_as_attribute_does():
+    paths = pd.DataFrame(
+        {
+            "path": ["email > direct", "direct", "search > direct > tv", "email", "tv > search"],
+            "total_conversions": [3.0, 1.0, 2.0, 0.0, 1.0],
+            "total_conversion_value": [30.0, 5.0, 20.0, 0.0, 10.0],
+            "total_null": [0.0, 2.0, 1.0, 4.0, 1.0],
+        }
+    )
+    steps = journeys_from_paths(paths)
+    options = {
+        "markov": {"direct_channels": ["direct"]},
+        "shapley": {"direct_channels": "direct"},
+        "shapley_ordered": {"direct_channels": ["direct", "tv"]},
+        "last_non_direct": {"direct_channels": ["direct"]},
+    }
+    models = ["markov", "shapley", "shapley_ordered", "last_non_direct", "linear"]
+    long = compare_models_long(steps, models, **options)
+    for model in models:
+        alone = attribute(steps, model, **options.get(model, {}))
+        got = long[long["model"] == model].drop(columns=["model", "share"])
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), alone)
+    assert long.groupby("model")["conversions"].sum().tolist() == pytest.approx([7.0] * 5)
+
+
 @pytest.mark.parametrize("model", ["markov", "shapley", "shapley_ordered"])
 def test_data_driven_models_set_direct_aside_on_request(model):
     paths = pd.DataFrame(
