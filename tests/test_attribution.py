@@ -351,20 +351,23 @@ def test_direct_visits_mislead_data_driven_models_when_kept():
     assert credits["conversions"].idxmax() == "direct"
 
 
+#: Converting journeys that end in a direct visit, one made of direct alone: 7 conversions.
+DIRECT_PATHS = pd.DataFrame(
+    {
+        "path": ["email > direct", "direct", "search > direct", "email", "search"],
+        "total_conversions": [3.0, 1.0, 2.0, 0.0, 1.0],
+        "total_conversion_value": [30.0, 5.0, 20.0, 0.0, 10.0],
+        "total_null": [0.0, 2.0, 1.0, 4.0, 1.0],
+    }
+)
+
+
 def test_compare_models_sets_direct_aside_per_model_as_attribute_does():
-    paths = pd.DataFrame(
-        {
-            "path": ["email > direct", "direct", "search > direct > tv", "email", "tv > search"],
-            "total_conversions": [3.0, 1.0, 2.0, 0.0, 1.0],
-            "total_conversion_value": [30.0, 5.0, 20.0, 0.0, 10.0],
-            "total_null": [0.0, 2.0, 1.0, 4.0, 1.0],
-        }
-    )
-    steps = journeys_from_paths(paths)
+    steps = journeys_from_paths(DIRECT_PATHS)
     options = {
         "markov": {"direct_channels": ["direct"]},
         "shapley": {"direct_channels": "direct"},
-        "shapley_ordered": {"direct_channels": ["direct", "tv"]},
+        "shapley_ordered": {"direct_channels": ["direct", "search"]},
         "last_non_direct": {"direct_channels": ["direct"]},
     }
     models = ["markov", "shapley", "shapley_ordered", "last_non_direct", "linear"]
@@ -378,15 +381,7 @@ def test_compare_models_sets_direct_aside_per_model_as_attribute_does():
 
 @pytest.mark.parametrize("model", ["markov", "shapley", "shapley_ordered"])
 def test_data_driven_models_set_direct_aside_on_request(model):
-    paths = pd.DataFrame(
-        {
-            "path": ["email > direct", "direct", "search > direct", "email", "search"],
-            "total_conversions": [3.0, 1.0, 2.0, 0.0, 1.0],
-            "total_conversion_value": [30.0, 5.0, 20.0, 0.0, 10.0],
-            "total_null": [0.0, 2.0, 1.0, 4.0, 1.0],
-        }
-    )
-    steps = journeys_from_paths(paths)
+    steps = journeys_from_paths(DIRECT_PATHS)
     aside = attribute(steps, model, direct_channels=["direct"])
     pd.testing.assert_frame_equal(aside, attribute(drop_direct(steps), model))
     assert aside["conversions"].sum() == pytest.approx(7.0)

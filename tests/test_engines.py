@@ -100,6 +100,15 @@ def test_persist_computes_a_query_once_and_keeps_its_rows(table, engine):
         assert "WITH_COLUMNS" not in sk.persist(query.with_columns(x=pl.lit(1))).explain()
 
 
+def test_persist_keeps_duckdb_rows_on_the_relations_own_connection():
+    con = duckdb.connect()
+    con.execute("create table t as select range as x from range(4)")
+    kept = sk.persist(con.table("t").filter("x % 2 = 0"))
+    con.execute("delete from t")  # computed once: the kept rows no longer read the table
+    assert sorted(kept.fetchall()) == [(0,), (2,)]
+    assert kept.join(con.sql("select 2 as x"), "x").fetchall() == [(2,)]
+
+
 def test_persist_caches_a_spark_frame(table, spark):
     kept = sk.persist(sk.to_engine(table, "spark"))
     assert kept.is_cached
