@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from functools import partial
@@ -455,6 +456,7 @@ def main() -> None:
     elif arguments.generate:
         size, path = arguments.generate
         pq.write_table(synthetic_orders(int(size), seed=int(size) % 1000), path)
+        os.sync()  # written back now, not while the first engine is being timed
     elif arguments.check:
         print(check(arguments.check, arguments.engines, arguments.lifetimes_result))
     elif arguments.lifetimes_summary:
