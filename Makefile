@@ -66,23 +66,43 @@ lab: setup
 ## Speed benchmarks (printed tables, not tests), about an hour on a quiet 2-core machine:
 ## customer view + RFM + CLV summary at 1M/10M orders on every engine (Spark included) and the
 ## hand-written peers, and at 50M on Polars/DuckDB against hand DuckDB SQL; attribution at 1M/10M
-## touchpoints; Markov; Shapley; the whole report up to 1M customers. Peers that must stay out of the project's
-## environment run in their own Python when given (see each script's docstring):
-##   make bench LIFETIMES=/tmp/lifetimes_venv/bin/python CHANNELATTRIBUTION=/tmp/ca_venv/bin/python
-LIFETIMES ?=
-CHANNELATTRIBUTION ?=
+## touchpoints; Markov; Shapley; the whole report up to 1M customers. The peers lifetimes and
+## ChannelAttribution need old or compiled packages that must stay out of the project's
+## environment: each gets its own under $(PEERS)/ on first use (ChannelAttribution is built with
+## the C++ compiler, installed with apt-get when missing). Give your own with
+##   make bench LIFETIMES=/path/bin/python CHANNELATTRIBUTION=/path/bin/python
+PEERS := .bench-peers
+LIFETIMES ?= $(PEERS)/lifetimes/bin/python
+CHANNELATTRIBUTION ?= $(PEERS)/channelattribution/bin/python
 BENCH := $(BIN)/python benchmarks
-bench: setup
+bench: setup $(filter $(PEERS)/%,$(LIFETIMES) $(CHANNELATTRIBUTION))
 	$(BENCH)/bench_customer_view.py --sizes 1000000 10000000 \
 		--engines segkit-pandas segkit-polars segkit-duckdb segkit-spark hand-duckdb-sql hand-pandas \
-		$(if $(LIFETIMES),--lifetimes $(LIFETIMES))
+		--lifetimes $(LIFETIMES)
 	$(BENCH)/bench_customer_view.py --sizes 50000000 --steps view view+rfm \
 		--engines segkit-polars segkit-duckdb hand-duckdb-sql
 	$(BENCH)/bench_attribution.py --sizes 1000000 10000000 --engines pandas polars duckdb spark
-	$(BENCH)/bench_markov.py --orders 1,3 $(if $(CHANNELATTRIBUTION),--channelattribution $(CHANNELATTRIBUTION))
+	$(BENCH)/bench_markov.py --orders 1,3 --channelattribution $(CHANNELATTRIBUTION)
 	$(BENCH)/bench_shapley.py
 	$(BENCH)/bench_report.py --sizes 10000 100000 --engine pandas
 	$(BENCH)/bench_report.py --sizes 100000 170000 1000000 --engine polars
 
+## lifetimes 0.11.3 (tested with pandas 1.5.3, NumPy 1.24.4, SciPy 1.11.4, autograd 1.6.2);
+## pyarrow reads the benchmark's Parquet input there
+$(PEERS)/lifetimes/bin/python:
+	rm -rf $(PEERS)/lifetimes
+	$(PYTHON) -m venv $(PEERS)/lifetimes
+	$(PEERS)/lifetimes/bin/pip install --quiet "lifetimes==0.11.3" "pandas<2" "numpy<1.25" \
+		"scipy<1.12" "autograd<1.7" "pyarrow<15" || { rm -rf $(PEERS)/lifetimes; exit 1; }
+
+$(PEERS)/channelattribution/bin/python:
+	command -v c++ >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++; }
+	rm -rf $(PEERS)/channelattribution
+	$(PYTHON) -m venv $(PEERS)/channelattribution
+	$(PEERS)/channelattribution/bin/pip install --quiet Cython numpy pandas matplotlib "setuptools>=77" \
+		&& $(PEERS)/channelattribution/bin/pip install --quiet --no-build-isolation ChannelAttribution \
+		|| { rm -rf $(PEERS)/channelattribution; exit 1; }
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(PEERS) .pytest_cache .ruff_cache *.egg-info

@@ -30,12 +30,11 @@ The first run in a fresh JVM pays Spark's warm-up (query compilation, JIT), so k
 
 lifetimes 0.11.3 needs old pandas, NumPy, SciPy and autograd, and must stay out of
 the project's environment; give another Python that has it. This script's worker
-runs in that interpreter too, so it also needs pyarrow (for the Parquet input)::
+runs in that interpreter too, so it also needs pyarrow (for the Parquet input).
+``make bench`` builds one (``make .bench-peers/lifetimes/bin/python`` alone)::
 
-    python3 -m venv /tmp/lifetimes_venv
-    /tmp/lifetimes_venv/bin/pip install "lifetimes==0.11.3" "pandas<2" "numpy<1.25" \
-        "scipy<1.12" "autograd<1.7" "pyarrow<15"
-    python benchmarks/bench_customer_view.py --lifetimes /tmp/lifetimes_venv/bin/python
+    make .bench-peers/lifetimes/bin/python
+    python benchmarks/bench_customer_view.py --lifetimes .bench-peers/lifetimes/bin/python
 
 (tested with Python 3.11: pandas 1.5.3, NumPy 1.24.4, SciPy 1.11.4, autograd 1.6.2,
 pyarrow 14.0.2). Before timing, lifetimes' summary of the 20,000 check orders must

@@ -18,13 +18,13 @@ of the journeys have a single touch, the mean is 2.8), channels drawn from a Zip
 popularity with a 15 % chance of repeating the previous channel, and a conversion
 probability (about 9 %) that depends on the channels touched and the length.
 
-ChannelAttribution needs a C++ build and matplotlib; keep it out of the project's
-environment, e.g.::
+ChannelAttribution needs a C++ build and matplotlib; it stays out of the project's
+environment. ``make bench`` builds its own (Cython, NumPy, pandas, matplotlib and
+setuptools 77 or newer first, then ChannelAttribution without build isolation)::
 
-    python3 -m venv /tmp/ca_venv
-    /tmp/ca_venv/bin/pip install Cython numpy pandas matplotlib setuptools
-    /tmp/ca_venv/bin/pip install --no-build-isolation ChannelAttribution
-    python benchmarks/bench_markov.py --channelattribution /tmp/ca_venv/bin/python
+    make .bench-peers/channelattribution/bin/python
+    python benchmarks/bench_markov.py \
+        --channelattribution .bench-peers/channelattribution/bin/python
 
 ChannelAttribution collapses repeated *states* (for order 1, repeated channels) and
 builds order-k states as sliding windows, so the comparison uses the paths with repeated
