@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from segkit import __version__
-from segkit.errors import NotebookFailed, SegkitError
-from segkit.runner import CELL_TIMEOUT, NOTEBOOKS, run_report
+from segkit.errors import NotebookFailed, ParameterError, SegkitError
+from segkit.runner import CELL_TIMEOUT, NOTEBOOKS, checked_cell_timeout, run_report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,11 +77,11 @@ def _positive_int(text: str) -> int:
     return number
 
 
-def _seconds(text: str) -> float:
-    seconds = float(text)
-    if not seconds >= 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more, not {text}")
-    return seconds
+def _seconds(text: str) -> float | None:
+    try:
+        return checked_cell_timeout(text)
+    except ParameterError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -143,10 +143,9 @@ def sort_rows(lazy: nw.LazyFrame, *keys: str, nulls_last: bool = False) -> nw.La
     pandas sorts several keys by factorizing each (about 7 s for 5M rows by
     customer, time and four text columns); Arrow's stable sort of the same keys
     finds the same order in a tenth of that, and a sorted frame is not copied.
-    Used where the keys are pandas
-    text, integer, timestamp or boolean columns (float keys would place NaN
-    differently, object columns may mix types); other frames and keys are
-    sorted as ``lazy.sort`` does.
+    Used where the keys are pandas text, integer, timestamp or boolean columns
+    (float keys would place NaN differently, object columns may mix types);
+    other frames and keys are sorted as ``lazy.sort`` does.
 
     Example
     -------

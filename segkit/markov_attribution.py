@@ -290,21 +290,17 @@ def _lag_along(
     (:func:`~segkit.frames.scans_by_row`) the shifts are plain scans of the
     sorted rows. SQL engines run a window per journey, in parallel.
     """
-
-    def with_columns(lazy: nw.LazyFrame, *columns: nw.Expr) -> nw.LazyFrame:
-        return lazy.with_columns(*columns)
-
     if not scans_in_order(lazy):
         return (
             lazy,
             lambda steps: nw.col("channel").shift(steps).over("journey_id", order_by="step"),
-            with_columns,
+            nw.LazyFrame.with_columns,
         )
     if scans_by_row(lazy):
         return sort_rows(lazy, "journey_id", "step"), partial(_lag, along=None), with_row_scans
     row = nw.col("_one").cum_sum().over(order_by=["journey_id", "step"]).alias("_row")
     lazy = lazy.with_columns(_one=nw.lit(1, nw.Int64)).with_columns(row).drop("_one").sort("_row")
-    return lazy, partial(_lag, along="_row"), with_columns
+    return lazy, partial(_lag, along="_row"), nw.LazyFrame.with_columns
 
 
 def _lag(steps: int, along: str | None) -> nw.Expr:

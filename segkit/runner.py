@@ -16,6 +16,7 @@ PosixPath('/home/ana/segkit/outputs/demo/index.html')
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import time
@@ -136,8 +137,9 @@ def run_report(
     Raises
     ------
     ParameterError
-        For a bad params file, a parameter no notebook declares or an unknown
-        ``only`` name; nothing is executed then.
+        For a bad params file, a parameter no notebook declares, an unknown
+        ``only`` name or a negative or infinite ``cell_timeout``; nothing is
+        executed then.
     NotebookFailed
         When a cell raises, runs out of time or loses its kernel. The partial
         notebook, its HTML, ``index.html`` and ``run.json`` are written first;
@@ -147,6 +149,7 @@ def run_report(
     -------
     >>> run_report("params/demo.yaml", only=["01_data_collection"])  # doctest: +SKIP
     """
+    cell_timeout = checked_cell_timeout(cell_timeout)
     values, params_file = _read_params(params)
     selected = _select(only)
     notebooks_dir = Path(notebooks_dir or project_root() / "notebooks").resolve()
@@ -182,6 +185,27 @@ def run_report(
     return result
 
 
+def checked_cell_timeout(seconds: Any) -> float | None:
+    """A cell time limit in seconds, or ``None`` for none (``None`` or 0).
+
+    Raises :class:`ParameterError` for anything but a finite number, 0 or more.
+
+    Example
+    -------
+    >>> checked_cell_timeout(90), checked_cell_timeout(0)
+    (90.0, None)
+    """
+    try:
+        value = 0.0 if seconds is None else float(seconds)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(seconds, bool) or not (math.isfinite(value) and value >= 0):
+        raise ParameterError(
+            f"cell_timeout must be a number of seconds, 0 or more (0: no limit), not {seconds!r}"
+        )
+    return value or None
+
+
 def _run_record(
     result: RunResult,
     values: Mapping[str, Any],
@@ -203,7 +227,7 @@ def _run_record(
         "segkit_version": _segkit_version(),
         "python_version": platform.python_version(),
         "with_code": with_code,
-        "cell_timeout": cell_timeout or None,
+        "cell_timeout": cell_timeout,
         "parameters": mask_secrets(values),
         "notebooks": [asdict(record) for record in result.notebooks],
     }
@@ -232,7 +256,7 @@ def _run_notebook(
                     cwd=source.parent,
                     progress_bar=bar,
                     extra_arguments=_QUIET_KERNEL,
-                    execution_timeout=cell_timeout or None,
+                    execution_timeout=cell_timeout,
                 )
         except (CellTimeoutError, DeadKernelError) as stop:
             _fail_stopped_cell(target, stop, cell_timeout)
@@ -277,7 +301,7 @@ def _fail_stopped_cell(
     if isinstance(stop, CellTimeoutError):
         evalue = (
             f"the cell was still running after {cell_timeout:g} s and was stopped "
-            "(raise the limit with segkit run --cell-timeout, 0 for none)"
+            "(raise the limit: segkit run --cell-timeout or run_report(cell_timeout=), 0 for none)"
         )
     else:
         evalue = "the kernel died while the cell ran (out of memory, or killed)"

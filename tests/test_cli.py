@@ -68,7 +68,7 @@ def test_cell_timeout_flag_stops_a_long_cell(project, capsys):
     assert run["cell_timeout"] == 2
 
 
-@pytest.mark.parametrize("value", ["-1", "nan", "soon"])
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "soon"])
 def test_cell_timeout_must_be_seconds(project, capsys, value):
     argv = ["run", "--params", "params/weekly.yaml", "--cell-timeout", value]
     with pytest.raises(SystemExit) as exited:

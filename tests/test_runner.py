@@ -15,7 +15,7 @@ from papermill.execute import ERROR_MARKER_TAG
 from segkit.errors import NotebookFailed, ParameterError, SegkitError
 from segkit.params import check_params, load_params, mask_secrets
 from segkit.report_html import export_html
-from segkit.runner import run_report
+from segkit.runner import checked_cell_timeout, run_report
 from tests.conftest import write_notebook
 
 DB_URL = "postgresql://ana:s3cret-pw@db.example.com/shop"
@@ -257,6 +257,22 @@ def test_kernels_get_the_system_arrow_pool_unless_the_user_chose_one(
 
     assert (tmp_path / "run" / "data" / "pool.txt").read_text() == expected
     assert os.environ.get("ARROW_DEFAULT_MEMORY_POOL") == users
+
+
+@pytest.mark.parametrize("seconds", [-1, float("inf"), float("nan"), "soon", True])
+def test_bad_cell_timeout_is_an_error_and_nothing_runs(tmp_path, seconds):
+    notebooks = tmp_path / "notebooks"
+    write_notebook(notebooks, "01_data_collection", "print('must not run')")
+    params = write_params(tmp_path / "p.yaml", "threshold: 2\n")
+    out = tmp_path / "run"
+    with pytest.raises(ParameterError, match="cell_timeout must be a number of seconds"):
+        run_report(params, out=out, notebooks_dir=notebooks, cell_timeout=seconds)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("seconds", "expected"), [(None, None), (0, None), (2, 2.0), ("7.5", 7.5)])
+def test_cell_timeout_zero_or_none_means_no_limit(seconds, expected):
+    assert checked_cell_timeout(seconds) == expected
 
 
 def test_unknown_parameter_is_an_error_and_nothing_runs(tmp_path):
